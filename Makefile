@@ -1,0 +1,28 @@
+# The README's two commands: `make demo` and `make test`. Both set up .venv when it is missing.
+PYTHON     ?= python3
+VENV       ?= .venv
+# A CPU wheel by default; on a CUDA machine use e.g. `make demo TORCH_SPEC="torch==2.13.0"` from the CUDA index.
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS     ?= dev,slurm
+PY         := $(VENV)/bin/python
+CORES      ?= 2
+
+.PHONY: setup demo test lint clean-demo
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: setup
+	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES) --configfile config/demo.yaml --workflow-profile config/profiles/local
+	@echo "Tables: results/demo/tables/ (sick.md, sst.md); plots: results/demo/plots/"
+
+test: setup
+	PATH="$(abspath $(VENV))/bin:$$PATH" OMP_NUM_THREADS=1 $(PY) -m pytest -n $(CORES) -q
+
+lint: setup
+	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --lint --configfile config/demo.yaml
