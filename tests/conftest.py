@@ -13,11 +13,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 def _mirror() -> Path | None:
     env = os.environ.get("TREENETS_DATA_MIRROR")
-    candidates = [Path(env)] if env else [REPO.parent / "shared" / "data"]
-    for path in candidates:
-        if path.is_dir():
-            return path.resolve()
-    return None
+    if env:  # asked for explicitly (CI): a missing folder is an error, not a skip
+        if not Path(env).is_dir():
+            raise RuntimeError(f"TREENETS_DATA_MIRROR={env} is not a folder")
+        return Path(env).resolve()
+    default = REPO.parent / "shared" / "data"
+    return default.resolve() if default.is_dir() else None
 
 
 @pytest.fixture(scope="session")
