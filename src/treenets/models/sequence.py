@@ -1,0 +1,222 @@
+"""Recurrent sentence encoders: RNN / LSTM / GRU (torch.nn, cuDNN), IndRNN, Sliced RNN.
+
+Every encoder is called as ``encoder(x, lengths)`` with ``x: Tensor[B, T, D]`` (padded after each
+sequence's end) and ``lengths: LongTensor[B]`` (all >= 1) and returns the sentence vectors
+``Tensor[B, hidden_size]``. With ``bidirectional=True`` a sentence vector is the concatenation of the
+forward direction's state after the last token and the backward direction's state after the first
+token, so ``hidden_size`` is twice the per-direction ``hidden``.
+
+:class:`RecurrentEncoder` and :class:`IndRNN` also have ``trace(x, lengths) -> (sentences, states)``
+for gradient studies: ``states[t]`` is the top layer's hidden state after token ``t`` exactly as the
+recurrence carries it to step ``t + 1``, so ``torch.autograd.grad(loss, states)`` yields dL/dh_t.
+Only rows with ``t < lengths[b]`` are meaningful.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+class RecurrentEncoder(nn.Module):
+    """A torch.nn RNN (tanh or ReLU), LSTM or GRU over packed sequences.
+
+    ``RecurrentEncoder(input_dim, hidden, cell="lstm", layers=1, bidirectional=False,
+    nonlinearity="tanh")``; ``nonlinearity`` applies to ``cell="rnn"`` only.
+    ``forward(x, lengths) -> Tensor[B, hidden * directions]``.
+    """
+
+    def __init__(self, input_dim: int, hidden: int, cell: str = "lstm", layers: int = 1,
+                 bidirectional: bool = False, nonlinearity: str = "tanh"):
+        super().__init__()
+        options = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        self.rnn = CELLS[cell](input_dim, hidden, num_layers=layers, bidirectional=bidirectional,
+                               batch_first=True, **options)
+        self.directions = 2 if bidirectional else 1
+        self.hidden_size = hidden * self.directions
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, final = self.rnn(packed)
+        h_n = final[0] if isinstance(final, tuple) else final  # LSTM: (h_n, c_n)
+        # h_n is [layers * directions, B, hidden], back in batch order; the top layer comes last.
+        return torch.cat(list(h_n[-self.directions:]), dim=-1)
+
+    def trace(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The same function as ``forward``, one step at a time (see the module docstring)."""
+        if self.directions != 1:
+            raise ValueError("trace() follows one direction; build the encoder with bidirectional=False")
+        is_lstm = isinstance(self.rnn, nn.LSTM)
+        zeros = x.new_zeros(x.shape[0], self.hidden_size)
+        h = [zeros] * self.rnn.num_layers  # one tensor per layer, so each is its own graph node
+        c = [zeros] * self.rnn.num_layers
+        lengths = lengths.to(x.device)
+        states = []
+        for t in range(x.shape[1]):
+            hx = (torch.stack(h), torch.stack(c)) if is_lstm else torch.stack(h)
+            _, new = self.rnn(x[:, t:t + 1], hx)
+            running = (t < lengths).unsqueeze(1)  # finished sequences keep their last state
+            if is_lstm:
+                new, new_c = new
+                c = [torch.where(running, n, o) for n, o in zip(new_c.unbind(0), c)]
+            h = [torch.where(running, n, o) for n, o in zip(new.unbind(0), h)]
+            states.append(h[-1])
+        return h[-1], states
+
+
+def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse each sequence of ``x[B, T, ...]`` within its length; padding stays at the end."""
+    steps = torch.arange(x.shape[1], device=x.device)
+    lengths = lengths.to(x.device).unsqueeze(1)
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # [B, T]
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, index)
+
+
+def sentence_vectors(outputs: Tensor, lengths: Tensor, directions: int) -> Tensor:
+    """From per-step outputs [B, T, directions * H]: forward state at the last token, backward at the first."""
+    batch = torch.arange(outputs.shape[0], device=outputs.device)
+    per_direction = outputs.view(*outputs.shape[:2], directions, -1)
+    last = per_direction[batch, lengths.to(outputs.device) - 1, 0]
+    if directions == 1:
+        return last
+    return torch.cat([last, per_direction[:, 0, 1]], dim=-1)
+
+
+class IndRNN(nn.Module):
+    """Independently recurrent network (Li et al. 2018): h_t = act(W x_t + u * h_{t-1} + b).
+
+    ``IndRNN(input_dim, hidden, layers=1, bidirectional=False, nonlinearity="relu", mag=2.0,
+    constraint_len=..., residual=False, batch_norm=False)``.
+    ``forward(x, lengths) -> Tensor[B, hidden * directions]``.
+
+    Each layer projects all steps at once (``W x_t + b``, one Linear for both directions), optionally
+    batch-normalises the projections over the real (non-padding) steps only (Li et al.'s
+    "weight -> BN -> recurrent+ReLU" order), then runs the elementwise recurrence step by step; the
+    backward direction runs the same loop over each sequence reversed within its length. With
+    ``residual=True`` every layer after the first adds its input to its output (identity shortcut).
+    The trainer calls :meth:`constrain_` after every optimizer step to keep
+    ``|u| <= mag ** (1 / constraint_len)`` (``constraint_len``: the longest training sequence).
+    """
+
+    def __init__(self, input_dim: int, hidden: int, layers: int = 1, bidirectional: bool = False,
+                 nonlinearity: str = "relu", mag: float = 2.0, *, constraint_len: int,
+                 residual: bool = False, batch_norm: bool = False):
+        super().__init__()
+        self.directions = 2 if bidirectional else 1
+        self.hidden = hidden
+        self.hidden_size = hidden * self.directions
+        self.activation = ACTIVATIONS[nonlinearity]
+        self.recurrent_bound = mag ** (1.0 / constraint_len)
+        self.residual = residual
+        width = self.hidden_size
+        self.projections = nn.ModuleList(nn.Linear(input_dim if i == 0 else width, width) for i in range(layers))
+        self.recurrent = nn.ParameterList(
+            nn.Parameter(torch.empty(self.directions, hidden).uniform_(0.0, self.recurrent_bound))
+            for _ in range(layers))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in range(layers)) if batch_norm else None
+
+    @torch.no_grad()
+    def constrain_(self) -> None:
+        """Clamp every recurrent weight into [-bound, bound] (call after each optimizer step)."""
+        for u in self.recurrent:
+            u.clamp_(-self.recurrent_bound, self.recurrent_bound)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        return self._run(x, lengths)[0]
+
+    def trace(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """``(sentences, states)``; ``states`` of the top layer (see the module docstring)."""
+        if self.directions != 1:
+            raise ValueError("trace() follows one direction; build the encoder with bidirectional=False")
+        return self._run(x, lengths)
+
+    def _run(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, list[Tensor]]:
+        batch, steps, _ = x.shape
+        real = torch.arange(steps, device=x.device) < lengths.to(x.device).unsqueeze(1)  # [B, T]
+        inputs = x
+        for i, (project, u) in enumerate(zip(self.projections, self.recurrent)):
+            drive = project(inputs)
+            if self.norms is not None:
+                normalised = drive.new_zeros(drive.shape)
+                normalised[real] = self.norms[i](drive[real])  # statistics of real steps only
+                drive = normalised
+            drive = self._align_backward(drive.view(batch, steps, self.directions, self.hidden), lengths)
+            h = drive.new_zeros(batch, self.directions, self.hidden)
+            states = []
+            for t in range(steps):
+                h = self.activation(drive[:, t] + u * h)
+                states.append(h)
+            outputs = self._align_backward(torch.stack(states, dim=1), lengths).reshape(batch, steps, -1)
+            outputs = outputs * real.unsqueeze(-1)
+            inputs = outputs + inputs if self.residual and i > 0 else outputs
+        return sentence_vectors(inputs, lengths, self.directions), states
+
+    def _align_backward(self, per_direction: Tensor, lengths: Tensor) -> Tensor:
+        """Reverse the backward direction within each sequence (its own inverse)."""
+        if self.directions == 1:
+            return per_direction
+        backward = reverse_padded(per_direction[:, :, 1], lengths)
+        return torch.stack([per_direction[:, :, 0], backward], dim=2)
+
+
+class SlicedRNN(nn.Module):
+    """Sliced RNN (Yu & Liu 2018): ``levels`` (k) cuts into ``slices`` (n) pieces, k + 1 shared RNNs.
+
+    ``SlicedRNN(input_dim, hidden, slices=8, levels=2, cell="gru", layers=1, bidirectional=False,
+    nonlinearity="tanh")``; every level is a :class:`RecurrentEncoder` of that cell.
+    ``forward(x, lengths) -> Tensor[B, hidden * directions]``.
+
+    Level 0 runs all n^k minimal subsequences of the batch as one batch; its final states, n per
+    group, are the sequences of level 1, and so on up to one state per sentence at level k.
+
+    Padding rule (per sequence, independent of its batch mates): a sequence of length L is
+    right-aligned in n^k pieces of width m = ceil(L / n^k), i.e. conceptually pre-padded with
+    n^k * m - L empty steps. Empty steps are skipped, not fed: a piece holds only its real tokens,
+    and a piece or group with nothing in it is left out of the level above (empties are always
+    leading, so the rest run as ordinary packed sequences). With identity activations and no biases
+    above level 0, this makes the SRNN exactly the level-0 RNN over the whole sequence when level l
+    has input weights I and recurrent weights U^(m * n^(l-1)) -- the paper's special case, for every L.
+    """
+
+    def __init__(self, input_dim: int, hidden: int, slices: int = 8, levels: int = 2, cell: str = "gru",
+                 layers: int = 1, bidirectional: bool = False, nonlinearity: str = "tanh"):
+        super().__init__()
+        self.slices = slices
+        self.levels = nn.ModuleList()
+        for _ in range(levels + 1):
+            self.levels.append(RecurrentEncoder(input_dim, hidden, cell, layers, bidirectional, nonlinearity))
+            input_dim = self.levels[-1].hidden_size
+        self.hidden_size = input_dim
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        batch, steps, dim = x.shape
+        lengths = lengths.to(x.device)
+        pieces = self.slices ** (len(self.levels) - 1)
+        width = (lengths + pieces - 1) // pieces  # m per sequence
+        first_step = width * pieces - lengths  # where the real tokens start in the padded sequence
+        edges = (torch.arange(pieces + 1, device=x.device) * width.unsqueeze(1) - first_step.unsqueeze(1)).clamp(min=0)
+        starts, counts = edges[:, :-1], edges.diff(dim=1)  # [B, n^k]: a piece's real tokens
+        index = (starts.unsqueeze(-1) + torch.arange(int(width.max()), device=x.device)).clamp(max=steps - 1)
+        tokens = x.gather(1, index.view(batch, -1, 1).expand(-1, -1, dim)).view(batch * pieces, -1, dim)
+        counts = counts.reshape(-1)
+        summaries = self._run_nonempty(self.levels[0], tokens, counts)
+        for level in self.levels[1:]:
+            # Children of a group: empty ones lead; shift the rest to the front of the group.
+            filled = (counts > 0).view(-1, self.slices).sum(dim=1)
+            index = (torch.arange(self.slices, device=x.device) + self.slices - filled.unsqueeze(1))
+            index = index.clamp(max=self.slices - 1).unsqueeze(-1).expand(-1, -1, summaries.shape[-1])
+            children = summaries.view(-1, self.slices, summaries.shape[-1]).gather(1, index)
+            summaries, counts = self._run_nonempty(level, children, filled), filled
+        return summaries
+
+    @staticmethod
+    def _run_nonempty(encoder: RecurrentEncoder, inputs: Tensor, counts: Tensor) -> Tensor:
+        """Encode the rows of ``inputs`` with ``counts > 0`` (left-aligned); empty rows get zeros."""
+        rows = counts.nonzero().squeeze(1)
+        encoded = encoder(inputs.index_select(0, rows), counts.index_select(0, rows))
+        return inputs.new_zeros(len(counts), encoder.hidden_size).index_copy(0, rows, encoded)

@@ -1,0 +1,245 @@
+"""Recurrent encoders against naive one-sequence-at-a-time references (float64), and the SRNN theorem."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from treenets.models.sequence import IndRNN, RecurrentEncoder, SlicedRNN, reverse_padded
+
+GARBAGE = 1e3  # padding is filled with this: any leak into a result shows
+
+
+def padded_batch(lengths, dim, seed=0, low=None):
+    """x[B, T, D] with random real steps (uniform in [0, 1) if ``low`` == 0) and garbage padding."""
+    gen = torch.Generator().manual_seed(seed)
+    lengths = torch.tensor(lengths)
+    steps = int(lengths.max()) + 2  # extra padded columns beyond the longest sequence
+    x = torch.full((len(lengths), steps, dim), GARBAGE, dtype=torch.float64)
+    for b, length in enumerate(lengths.tolist()):
+        real = torch.rand(length, dim, generator=gen, dtype=torch.float64)
+        x[b, :length] = real if low == 0 else 2 * real - 1
+    return x, lengths
+
+
+def outputs_and_gradients(module, function, x, lengths):
+    """Value of ``function(x, lengths)`` and gradients of a fixed projection of it w.r.t. x and params."""
+    x = x.clone().requires_grad_(True)
+    out = function(x, lengths)
+    weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)
+    params = [p for p in module.parameters() if p.requires_grad]
+    grads = torch.autograd.grad((out * weights).sum(), [x] + params)
+    return out.detach(), grads
+
+
+def assert_same_function(module, reference, x, lengths):
+    out, grads = outputs_and_gradients(module, module, x, lengths)
+    ref_out, ref_grads = outputs_and_gradients(module, reference, x, lengths)
+    torch.testing.assert_close(out, ref_out, rtol=1e-9, atol=1e-10)
+    for grad, ref_grad in zip(grads, ref_grads):
+        torch.testing.assert_close(grad, ref_grad, rtol=1e-8, atol=1e-10)
+
+
+# ---------------------------------------------------------------- torch.nn RNN / LSTM / GRU
+def recurrent_reference(encoder, x, lengths):
+    """Each sequence alone, unpadded: forward state at its last token, backward state at its first."""
+    hidden = encoder.rnn.hidden_size
+    rows = []
+    for b, length in enumerate(lengths.tolist()):
+        steps, _ = encoder.rnn(x[b:b + 1, :length])
+        forward = steps[0, length - 1, :hidden]
+        rows.append(torch.cat([forward, steps[0, 0, hidden:]]) if encoder.directions == 2 else forward)
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize("cell,nonlinearity", [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")])
+@pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, True)])
+def test_recurrent_encoder_matches_each_sequence_alone(cell, nonlinearity, layers, bidirectional):
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder(3, 4, cell, layers, bidirectional, nonlinearity).double()
+    x, lengths = padded_batch([5, 1, 7, 3], 3)
+    assert encoder(x, lengths).shape == (4, encoder.hidden_size) == (4, 4 * (2 if bidirectional else 1))
+    assert_same_function(encoder, lambda x, lengths: recurrent_reference(encoder, x, lengths), x, lengths)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_trace_is_forward_step_by_step(cell):
+    torch.manual_seed(1)
+    encoder = RecurrentEncoder(3, 4, cell, layers=2).double()
+    x, lengths = padded_batch([6, 2, 4], 3)
+    assert_same_function(encoder, lambda x, lengths: encoder.trace(x, lengths)[0], x, lengths)
+    with pytest.raises(ValueError, match="one direction"):
+        RecurrentEncoder(3, 4, cell, bidirectional=True).trace(x.float(), lengths)
+
+
+def test_trace_states_carry_the_recurrence_gradient():
+    """dL/dh_{t-1} = W_hh^T ((1 - h_t^2) * dL/dh_t) for a tanh RNN: states are the real h_t."""
+    torch.manual_seed(2)
+    encoder = RecurrentEncoder(3, 4, "rnn").double()
+    x, lengths = padded_batch([6], 3)
+    sentence, states = encoder.trace(x, lengths)
+    grads = torch.autograd.grad((sentence ** 2).sum(), states)
+    assert len(states) == x.shape[1]
+    w_hh = encoder.rnn.weight_hh_l0
+    for t in range(1, 6):
+        expected = ((1 - states[t] ** 2) * grads[t]) @ w_hh
+        torch.testing.assert_close(grads[t - 1], expected)
+    torch.testing.assert_close(grads[5], 2 * sentence)
+
+
+# ---------------------------------------------------------------- IndRNN
+def indrnn_reference(model, x, lengths):
+    """Per sequence and step, with batch norm statistics over the real steps of the whole batch."""
+    hidden, directions = model.hidden, model.directions
+    sequences = [x[b, :length] for b, length in enumerate(lengths.tolist())]
+    for i, (project, u) in enumerate(zip(model.projections, model.recurrent)):
+        drives = [project(seq) for seq in sequences]
+        if model.norms is not None:
+            norm, every_step = model.norms[i], torch.cat(drives)
+            mean, var = every_step.mean(0), every_step.var(0, unbiased=False)
+            drives = [(d - mean) / torch.sqrt(var + norm.eps) * norm.weight + norm.bias for d in drives]
+        outputs = []
+        for drive in drives:
+            per_direction = []
+            for direction in range(directions):
+                steps = drive.view(len(drive), directions, hidden)[:, direction]
+                steps = steps.flip(0) if direction == 1 else steps
+                h, states = torch.zeros(hidden, dtype=x.dtype), []
+                for step in steps:
+                    h = model.activation(step + u[direction] * h)
+                    states.append(h)
+                states = torch.stack(states)
+                per_direction.append(states.flip(0) if direction == 1 else states)
+            outputs.append(torch.cat(per_direction, dim=-1))
+        sequences = [o + s if model.residual and i > 0 else o for o, s in zip(outputs, sequences)]
+    return torch.stack([torch.cat([seq[-1, :hidden], seq[0, hidden:]]) for seq in sequences])
+
+
+@pytest.mark.parametrize("layers,bidirectional,residual,batch_norm,nonlinearity", [
+    (1, False, False, False, "relu"),
+    (3, False, True, False, "relu"),
+    (2, True, True, True, "relu"),
+    (2, True, False, True, "tanh"),
+])
+def test_indrnn_matches_naive_loop(layers, bidirectional, residual, batch_norm, nonlinearity):
+    torch.manual_seed(3)
+    model = IndRNN(3, 4, layers, bidirectional, nonlinearity, constraint_len=10,
+                   residual=residual, batch_norm=batch_norm).double()
+    with torch.no_grad():  # signed recurrent weights exercise both signs of the elementwise recurrence
+        for u in model.recurrent:
+            u.uniform_(-1, 1)
+    x, lengths = padded_batch([5, 1, 7, 3], 3)
+    assert model(x, lengths).shape == (4, model.hidden_size) == (4, 4 * (2 if bidirectional else 1))
+    assert_same_function(model, lambda x, lengths: indrnn_reference(model, x, lengths), x, lengths)
+
+
+def test_indrnn_constraint_holds_after_constrain():
+    model = IndRNN(3, 5, layers=2, mag=10.0, constraint_len=50)
+    bound = 10.0 ** (1 / 50)
+    assert all(bool((u.abs() <= bound).all()) for u in model.recurrent)  # initialised inside
+    with torch.no_grad():
+        model.recurrent[0].copy_(torch.tensor([[3.0, -3.0, 0.5, -0.5, bound]]))
+        model.recurrent[1].fill_(-7.0)
+    model.constrain_()
+    assert model.recurrent[0].tolist() == [[pytest.approx(bound), pytest.approx(-bound), 0.5, -0.5, pytest.approx(bound)]]
+    assert torch.allclose(model.recurrent[1], torch.full((1, 5), -bound))
+
+
+def test_indrnn_trace_gives_elementwise_recurrence_gradient():
+    """dL/dh_{t-1} = u * relu'(pre_t) * dL/dh_t: one neuron's gradient never mixes with another's."""
+    torch.manual_seed(4)
+    model = IndRNN(3, 4, constraint_len=8).double()
+    x, lengths = padded_batch([8], 3)
+    sentence, states = model.trace(x, lengths)
+    grads = torch.autograd.grad((sentence ** 2).sum(), states[:8])
+    u = model.recurrent[0][0]
+    for t in range(1, 8):
+        torch.testing.assert_close(grads[t - 1], u * (states[t] > 0) * grads[t])
+    with pytest.raises(ValueError, match="one direction"):
+        IndRNN(3, 4, bidirectional=True, constraint_len=8).trace(x.float(), lengths)
+
+
+def test_reverse_padded_keeps_padding_in_place():
+    x = torch.arange(8.0).view(2, 4)
+    assert reverse_padded(x, torch.tensor([3, 4])).tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]
+
+
+# ---------------------------------------------------------------- Sliced RNN
+def srnn_reference(model, x, lengths):
+    """Slice each sequence alone with Python lists: pre-pad with empty steps, drop empties per level."""
+
+    def run(level, steps):
+        _, final = level.rnn(torch.stack(steps).unsqueeze(0))
+        h_n = final[0] if isinstance(final, tuple) else final
+        return torch.cat(list(h_n[-level.directions:, 0]))
+
+    n, pieces = model.slices, model.slices ** (len(model.levels) - 1)
+    rows = []
+    for b, length in enumerate(lengths.tolist()):
+        width = math.ceil(length / pieces)
+        steps = [None] * (pieces * width - length) + list(x[b, :length])
+        items = [[s for s in steps[i * width:(i + 1) * width] if s is not None] for i in range(pieces)]
+        summaries = [run(model.levels[0], piece) if piece else None for piece in items]
+        for level in model.levels[1:]:
+            groups = [[s for s in summaries[i:i + n] if s is not None] for i in range(0, len(summaries), n)]
+            summaries = [run(level, group) if group else None for group in groups]
+        rows.append(summaries[0])
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize("slices,levels,cell,bidirectional", [
+    (2, 2, "gru", False), (3, 1, "lstm", True), (8, 2, "gru", False), (2, 3, "rnn", False)])
+def test_srnn_matches_sequences_sliced_alone(slices, levels, cell, bidirectional):
+    torch.manual_seed(5)
+    model = SlicedRNN(3, 4, slices, levels, cell, bidirectional=bidirectional).double()
+    x, lengths = padded_batch([1, 9, 4, 12, 7, 2], 3)
+    assert model(x, lengths).shape == (6, model.hidden_size) == (6, 4 * (2 if bidirectional else 1))
+    assert_same_function(model, lambda x, lengths: srnn_reference(model, x, lengths), x, lengths)
+
+
+def test_srnn_result_does_not_depend_on_batch_mates():
+    torch.manual_seed(6)
+    model = SlicedRNN(3, 4, slices=2, levels=2).double()
+    x, lengths = padded_batch([3, 11, 6, 1, 8], 3)
+    together = model(x, lengths)
+    order = torch.tensor([4, 2, 0, 3, 1])
+    torch.testing.assert_close(model(x[order], lengths[order]), together[order], rtol=0, atol=1e-12)
+    for b, length in enumerate(lengths.tolist()):
+        alone = model(x[b:b + 1, :length], lengths[b:b + 1])
+        torch.testing.assert_close(alone[0], together[b], rtol=0, atol=1e-12)
+
+
+def make_srnn_linear(model, width, seed):
+    """Level 0: nonnegative weights (so ReLU acts as the identity on nonnegative inputs).
+    Level l >= 1: W = I, U = U_0^(width * n^(l-1)), no biases -- the paper's special case."""
+    gen = torch.Generator().manual_seed(seed)
+    base = model.levels[0].rnn
+    with torch.no_grad():
+        for param in base.parameters():
+            param.copy_(0.4 * torch.rand(param.shape, generator=gen, dtype=param.dtype))
+        for l, level in enumerate(model.levels[1:], start=1):
+            rnn = level.rnn
+            rnn.weight_ih_l0.copy_(torch.eye(rnn.hidden_size, dtype=rnn.weight_ih_l0.dtype))
+            power = width * model.slices ** (l - 1)
+            rnn.weight_hh_l0.copy_(torch.linalg.matrix_power(base.weight_hh_l0, power))
+            rnn.bias_ih_l0.zero_()
+            rnn.bias_hh_l0.zero_()
+
+
+@pytest.mark.parametrize("slices,levels", [(2, 2), (3, 1), (2, 3)])
+def test_srnn_with_linear_activations_is_the_plain_rnn(slices, levels):
+    """Yu & Liu 2018: with linear activations the standard RNN is a special case of the SRNN.
+    Exact for every length under our padding rule (empty leading steps are skipped)."""
+    pieces = slices ** levels
+    for length in range(1, 3 * pieces + 1):
+        width = math.ceil(length / pieces)
+        model = SlicedRNN(3, 3, slices, levels, cell="rnn", nonlinearity="relu").double()
+        make_srnn_linear(model, width, seed=length)
+        plain = model.levels[0]  # the level-0 RNN over the whole sequence
+        x, lengths = padded_batch([length], 3, seed=length, low=0)
+        torch.testing.assert_close(model(x, lengths), plain(x, lengths), rtol=1e-10, atol=1e-12)
+        if width > 1:  # the condition is needed: recurrent weights U instead of U^m break it
+            model.levels[1].rnn.weight_hh_l0.data.copy_(plain.rnn.weight_hh_l0)
+            assert not torch.allclose(model(x, lengths), plain(x, lengths))
