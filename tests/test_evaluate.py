@@ -34,7 +34,7 @@ def test_relatedness_metrics_by_hand():
 
 
 def test_binary_gold_drops_neutral():
-    assert binary_gold([0, 1, 2, 3, 4]).tolist() == [0, 0, -1, 1, 1]
+    assert binary_gold([0, 1, 2, 3, 4, -1]).tolist() == [0, 0, -1, 1, 1, -1]
 
 
 def test_binary_prediction_is_positive_versus_negative_mass():
@@ -155,3 +155,22 @@ def test_bootstrap_rejects_files_that_do_not_match(tmp_path, relatedness_files):
         read_predictions(tmp_path / "garbage.tsv")
     with pytest.raises(InputError, match="garbage-missing.tsv"):
         read_predictions(tmp_path / "garbage-missing.tsv")
+
+
+def test_binary_comparison_of_a_fine_and_a_two_class_model(tmp_path):
+    gold = [0, 2, 4, 3, 1]
+    write_table(sentiment_table(list("abcde"), gold, np.eye(5)[[0, 2, 0, 3, 1]]), tmp_path / "fine.tsv")
+    polar = [i for i, label in enumerate(gold) if label != 2]  # the two-class model never saw "b"
+    write_table(
+        sentiment_table([list("abcde")[i] for i in polar], [gold[i] for i in polar], np.eye(2)[[0, 1, 1, 0]]),
+        tmp_path / "binary.tsv",
+    )
+    comparison = paired_bootstrap(tmp_path / "fine.tsv", tmp_path / "binary.tsv", "binary", n_resamples=200)
+    assert comparison.n == 4 and comparison.score_a == 3 / 4 and comparison.score_b == 1.0
+    with pytest.raises(InputError, match="use --metric binary"):
+        paired_bootstrap(tmp_path / "fine.tsv", tmp_path / "binary.tsv")
+
+
+def test_unlabelled_nodes_do_not_count():
+    metrics = sentiment_metrics([3, -1, 1], np.eye(5)[[3, 0, 1]])
+    assert metrics == pytest.approx({"fine_root": 1.0, "binary_root": 1.0})

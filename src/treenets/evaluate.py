@@ -47,9 +47,11 @@ def relatedness_metrics(gold, predicted) -> dict[str, float]:
 
 
 def binary_gold(fine_labels) -> np.ndarray:
-    """SST 5-class labels -> 0 (negative: 0, 1), 1 (positive: 3, 4), ``NOT_BINARY`` (neutral: 2)."""
+    """SST 5-class labels -> 0 (negative: 0, 1), 1 (positive: 3, 4), ``NOT_BINARY`` (neutral: 2, or
+    an unlabelled node's -1)."""
     fine_labels = np.asarray(fine_labels)
-    return np.where(fine_labels == NEUTRAL, NOT_BINARY, (fine_labels > NEUTRAL).astype(int))
+    excluded = (fine_labels == NEUTRAL) | (fine_labels < 0)
+    return np.where(excluded, NOT_BINARY, (fine_labels > NEUTRAL).astype(int))
 
 
 def predicted_labels(probabilities) -> tuple[np.ndarray | None, np.ndarray]:
@@ -71,9 +73,10 @@ def predicted_labels(probabilities) -> tuple[np.ndarray | None, np.ndarray]:
 def sentiment_accuracy(gold, predicted, predicted_binary) -> dict[str, float]:
     """``fine`` (absent when ``predicted`` is None) and ``binary`` accuracy (neutral gold excluded)."""
     gold = np.asarray(gold)
+    labelled = gold >= 0  # a dependency node that spans no SST phrase has no label
     scores = {}
     if predicted is not None:
-        scores["fine"] = float(accuracy_score(gold, predicted))
+        scores["fine"] = float(accuracy_score(gold[labelled], np.asarray(predicted)[labelled]))
     gold_binary = binary_gold(gold)
     polar = gold_binary != NOT_BINARY
     scores["binary"] = float(accuracy_score(gold_binary[polar], np.asarray(predicted_binary)[polar]))
@@ -172,7 +175,13 @@ class Comparison:
 
 
 def _aligned(a: pd.DataFrame, b: pd.DataFrame, metric: str, a_path, b_path) -> tuple[np.ndarray, ...]:
-    """Gold, A's and B's predictions for ``metric`` over the shared examples, checked for agreement."""
+    """Gold, A's and B's predictions for ``metric`` over the shared examples, checked for agreement.
+
+    Binary accuracy compares the non-neutral examples only, so a two-class model (which never saw
+    neutral sentences) can be compared with a fine-grained one.
+    """
+    if metric == "binary":
+        a, b = (table[binary_gold(table["gold"]) != NOT_BINARY] for table in (a, b))
     if set(a["id"]) != set(b["id"]):
         only = sorted(set(a["id"]) ^ set(b["id"]))
         raise InputError(f"the two files cover different examples (e.g. id {only[0]!r} is in only one)", b_path)
@@ -184,12 +193,8 @@ def _aligned(a: pd.DataFrame, b: pd.DataFrame, metric: str, a_path, b_path) -> t
     if metric in ("pearson", "spearman", "mse"):
         return gold.astype(float), merged["predicted_a"].to_numpy(float), merged["predicted_b"].to_numpy(float)
     if metric == "binary":
-        polar = binary_gold(gold) != NOT_BINARY
         columns = ("predicted_binary_a", "predicted_binary_b")
-        return (binary_gold(gold)[polar],) + tuple(merged[c].to_numpy(int)[polar] for c in columns)
-    for column, path in (("predicted_a", a_path), ("predicted_b", b_path)):
-        if merged[column].isna().any():
-            raise InputError("no fine-grained predictions (a two-class model): use --metric binary", path)
+        return (binary_gold(gold),) + tuple(merged[column].to_numpy(int) for column in columns)
     return gold.astype(int), merged["predicted_a"].to_numpy(int), merged["predicted_b"].to_numpy(int)
 
 
@@ -216,6 +221,9 @@ def paired_bootstrap(
     allowed = ("fine", "binary") if is_sentiment(a) else ("pearson", "spearman", "mse")
     if metric not in allowed:
         raise InputError(f"metric {metric!r} does not apply to these predictions; choose {' or '.join(allowed)}", a_path)
+    for table, path in ((a, a_path), (b, b_path)):
+        if metric == "fine" and table["predicted"].isna().any():
+            raise InputError("no fine-grained predictions (a two-class model): use --metric binary", path)
     gold, pred_a, pred_b = _aligned(a, b, metric, a_path, b_path)
     score = BOOTSTRAP_METRICS[metric]
 
