@@ -1,0 +1,227 @@
+"""A small workflow through config/profiles/slurm on a real one-node SLURM (../shared/notes/slurm.md).
+
+The cluster belongs to the test: free ports, a munged on its own socket and key, state and logs in a
+temporary folder. Its slurm.conf has to be the default /etc/slurm/slurm.conf, because the plugin's job
+step strips SLURM_CONF from the environment of the `srun` it runs inside each job; so the test refuses
+to run where a slurm.conf it did not write exists, and removes its own afterwards. Every daemon is
+started in the foreground by this test and stopped by its PID; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slurm
+
+PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
+SLURM_CONF = Path("/etc/slurm/slurm.conf")
+CONF_MARKER = "# written by treenets tests/test_slurm.py (removed when the test ends)\n"
+LOCK = Path("/run/treenets-test-slurm.lock")
+DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol")
+
+TOY_SNAKEFILE = """\
+rule all:
+    input:
+        expand("out/job{i}.txt", i=range(3)),
+
+rule job:
+    output:
+        "out/job{i}.txt",
+    threads: 2
+    resources:
+        mem_mb=300,
+        runtime=2,
+    shell:
+        "echo $SLURM_JOB_ID $SLURM_CPUS_PER_TASK $(hostname) > {output}"
+"""
+
+
+def _install_slurm_if_missing() -> None:
+    if all(shutil.which(tool) for tool in DAEMONS):
+        return
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("SLURM is not installed and installing it (apt-get) needs root on Linux")
+    if not shutil.which("apt-get"):
+        pytest.skip("SLURM is not installed and this system has no apt-get to install it with")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
+            env=env, check=True, capture_output=True, timeout=600,
+        )
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
+        pytest.skip(f"could not install {' '.join(PACKAGES)} with apt-get: {err}")
+    missing = [tool for tool in DAEMONS if not shutil.which(tool)]
+    if missing:
+        pytest.skip(f"installed SLURM but still missing {', '.join(missing)}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until(predicate, timeout: float, what: str, log_dir: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2000:]}" for p in sorted(log_dir.glob("*.log")))
+    pytest.fail(f"{what} within {timeout:.0f} s\n{logs}")
+
+
+def _slurm_conf(root: Path, munge_socket: Path) -> str:
+    mem_total_mib = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    return CONF_MARKER + f"""\
+ClusterName=treenetstest
+SlurmctldHost=localhost
+SlurmctldPort={_free_port()}
+SlurmdPort={_free_port()}
+SlurmUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket={munge_socket}
+StateSaveLocation={root}/ctld
+SlurmdSpoolDir={root}/slurmd
+SlurmctldPidFile={root}/slurmctld.pid
+SlurmdPidFile={root}/slurmd.pid
+SlurmctldLogFile={root}/logs/slurmctld.log
+SlurmdLogFile={root}/logs/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU_Memory
+ReturnToService=2
+MinJobAge=300
+KillWait=5
+NodeName=localhost CPUs={os.cpu_count()} RealMemory={int(mem_total_mib * 0.85)} State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _make_munge_dir(root: Path, munge_user: pwd.struct_passwd) -> Path:
+    munge_dir = root / "munge"
+    munge_dir.mkdir()
+    munge_dir.chmod(0o755)
+    key = munge_dir / "munge.key"
+    subprocess.run(["mungekey", "--create", "--force", "--keyfile", str(key)], check=True, timeout=30)
+    for path in (munge_dir, key):
+        os.chown(path, munge_user.pw_uid, munge_user.pw_gid)
+    key.chmod(0o400)
+    return munge_dir
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """Start munged, slurmctld and slurmd; yield the environment for SLURM clients."""
+    if sys.platform != "linux" or os.geteuid() != 0:
+        pytest.skip("starting slurmctld/slurmd/munged (and writing /etc/slurm/slurm.conf) needs root on Linux")
+    _install_slurm_if_missing()
+    with open(LOCK, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pytest.skip(f"another test SLURM cluster is running on this machine ({LOCK} is locked)")
+        if SLURM_CONF.exists() and not SLURM_CONF.read_text(errors="replace").startswith(CONF_MARKER):
+            pytest.skip(f"{SLURM_CONF} exists and was not written by this test: not touching a real SLURM setup")
+        # Not under pytest's tmp_path (mode 0700): munged runs as the munge user and checks that every
+        # directory above its socket and seed file is searchable.
+        root = Path(tempfile.mkdtemp(prefix="treenets-slurm-"))
+        root.chmod(0o755)
+        logs = root / "logs"
+        processes = []
+        try:
+            for sub in ("ctld", "slurmd", "logs"):
+                (root / sub).mkdir()
+            munge_user = pwd.getpwnam("munge")
+            munge_dir = _make_munge_dir(root, munge_user)
+            munge_socket = munge_dir / "munge.socket"
+            SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
+            SLURM_CONF.write_text(_slurm_conf(root, munge_socket))
+            env = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
+            with open(logs / "munged.stderr.log", "wb") as err:
+                processes.append(subprocess.Popen(
+                    ["munged", "--foreground", f"--socket={munge_socket}", f"--key-file={munge_dir / 'munge.key'}",
+                     f"--pid-file={munge_dir / 'munged.pid'}", f"--log-file={logs / 'munged.log'}",
+                     f"--seed-file={munge_dir / 'munged.seed'}"],
+                    user=munge_user.pw_uid, group=munge_user.pw_gid, stdout=err, stderr=err,
+                ))
+            _wait_until(munge_socket.exists, 20, "munged did not create its socket", logs)
+            for command in (["slurmctld", "-D"], ["slurmd", "-D", "-N", "localhost"]):
+                with open(logs / f"{command[0]}.stderr.log", "wb") as err:
+                    processes.append(subprocess.Popen(command, env=env, stdout=err, stderr=err))
+
+            def node_idle() -> bool:
+                state = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True, timeout=10)
+                return state.stdout.strip() == "idle"
+
+            _wait_until(node_idle, 60, "the SLURM node did not become idle", logs)
+            yield env
+        finally:
+            for process in reversed(processes):  # slurmd, slurmctld, then munged
+                _stop(process)
+            SLURM_CONF.unlink(missing_ok=True)
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def test_workflow_runs_under_slurm_through_the_repo_profile(slurm_cluster, tmp_path):
+    workdir = tmp_path / "toy"
+    workdir.mkdir()
+    (workdir / "Snakefile").write_text(TOY_SNAKEFILE)
+    venv_bin = Path(sys.executable).parent
+    env = dict(slurm_cluster, PATH=f"{venv_bin}{os.pathsep}{slurm_cluster['PATH']}")
+    command = [
+        sys.executable, "-m", "snakemake", "--profile", str(REPO / "config" / "profiles" / "slurm"),
+        # A site polls every 30 s; a one-node test cluster can be asked every 2 s.
+        "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
+        "--latency-wait", "5",
+    ]
+    try:
+        result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=240)
+    except subprocess.TimeoutExpired as err:
+        pytest.fail(f"snakemake did not finish within 240 s (status polling hung?)\n{err.stderr}")
+    assert result.returncode == 0, result.stderr[-4000:]
+
+    job_ids = set()
+    for i in range(3):
+        fields = (workdir / "out" / f"job{i}.txt").read_text().split()
+        assert len(fields) == 3 and fields[0].isdigit(), f"job{i} did not run inside a SLURM job: {fields}"
+        job_id, cpus, _host = fields
+        assert cpus == "2", "the rule's threads should become --cpus-per-task"
+        job_ids.add(job_id)
+        # The ID belongs to this test's controller, and the job completed there.
+        shown = subprocess.run(["scontrol", "show", "job", job_id], env=env, capture_output=True, text=True, timeout=10)
+        assert "JobState=COMPLETED" in shown.stdout, shown.stdout + shown.stderr
+        assert "Partition=debug" in shown.stdout  # no partition in the profile: the cluster default
+    assert len(job_ids) == 3, "each rule instance must be its own SLURM job"
