@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -243,3 +244,25 @@ def test_srnn_with_linear_activations_is_the_plain_rnn(slices, levels):
         if width > 1:  # the condition is needed: recurrent weights U instead of U^m break it
             model.levels[1].rnn.weight_hh_l0.data.copy_(plain.rnn.weight_hh_l0)
             assert not torch.allclose(model(x, lengths), plain(x, lengths))
+
+
+# ---------------------------------------------------------------- CUDA (cuDNN) equals CPU
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("make", [
+    lambda: RecurrentEncoder(3, 4, "lstm", layers=2, bidirectional=True),
+    lambda: RecurrentEncoder(3, 4, "gru", layers=2),
+    lambda: IndRNN(3, 4, 2, bidirectional=True, constraint_len=10, residual=True, batch_norm=True),
+    lambda: SlicedRNN(3, 4, slices=2, levels=2, cell="gru"),
+], ids=["bilstm", "gru", "indrnn", "srnn"])
+def test_encoders_on_cuda_equal_cpu(make):
+    """Lengths on the GPU too, as a SequenceBatch moved with .to("cuda") has them."""
+    torch.manual_seed(7)
+    model = make().double()
+    x, lengths = padded_batch([5, 1, 7, 3, 12], 3)
+    out, grads = outputs_and_gradients(model, model, x, lengths)
+    on_gpu = copy.deepcopy(model).cuda()
+    gpu_out, gpu_grads = outputs_and_gradients(on_gpu, on_gpu, x.cuda(), lengths.cuda())
+    torch.testing.assert_close(gpu_out.cpu(), out, rtol=1e-9, atol=1e-10)
+    for grad, gpu_grad in zip(grads, gpu_grads):
+        torch.testing.assert_close(gpu_grad.cpu(), grad, rtol=1e-8, atol=1e-10)
