@@ -29,7 +29,7 @@ def outputs_and_gradients(module, function, x, lengths):
     """Value of ``function(x, lengths)`` and gradients of a fixed projection of it w.r.t. x and params."""
     x = x.clone().requires_grad_(True)
     out = function(x, lengths)
-    weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)
+    weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype, device=out.device).view_as(out)
     params = [p for p in module.parameters() if p.requires_grad]
     grads = torch.autograd.grad((out * weights).sum(), [x] + params)
     return out.detach(), grads
