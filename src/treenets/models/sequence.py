@@ -7,7 +7,7 @@ forward direction's state after the last token and the backward direction's stat
 token, so ``hidden_size`` is twice the per-direction ``hidden``.
 
 :class:`RecurrentEncoder` and :class:`IndRNN` also have ``trace(x, lengths) -> (sentences, states)``
-for gradient studies: ``states[t]`` is the top layer's hidden state after token ``t`` exactly as the
+for gradient studies: ``states[t]`` ``[B, H]`` is the top layer's hidden state after token ``t`` as the
 recurrence carries it to step ``t + 1``, so ``torch.autograd.grad(loss, states)`` yields dL/dh_t.
 Only rows with ``t < lengths[b]`` are meaningful.
 """
@@ -145,23 +145,22 @@ class IndRNN(nn.Module):
                 normalised = drive.new_zeros(drive.shape)
                 normalised[real] = self.norms[i](drive[real])  # statistics of real steps only
                 drive = normalised
-            drive = self._align_backward(drive.view(batch, steps, self.directions, self.hidden), lengths)
-            h = drive.new_zeros(batch, self.directions, self.hidden)
-            states = []
+            drive = self._align_backward(drive, lengths)
+            u, h, states = u.reshape(-1), drive.new_zeros(batch, self.hidden_size), []
             for t in range(steps):
                 h = self.activation(drive[:, t] + u * h)
                 states.append(h)
-            outputs = self._align_backward(torch.stack(states, dim=1), lengths).reshape(batch, steps, -1)
+            outputs = self._align_backward(torch.stack(states, dim=1), lengths)
             outputs = outputs * real.unsqueeze(-1)
             inputs = outputs + inputs if self.residual and i > 0 else outputs
         return sentence_vectors(inputs, lengths, self.directions), states
 
-    def _align_backward(self, per_direction: Tensor, lengths: Tensor) -> Tensor:
-        """Reverse the backward direction within each sequence (its own inverse)."""
+    def _align_backward(self, steps: Tensor, lengths: Tensor) -> Tensor:
+        """Reverse the backward half of ``steps[B, T, directions * H]`` within each sequence (its own inverse)."""
         if self.directions == 1:
-            return per_direction
-        backward = reverse_padded(per_direction[:, :, 1], lengths)
-        return torch.stack([per_direction[:, :, 0], backward], dim=2)
+            return steps
+        forward, backward = steps.split(self.hidden, dim=-1)
+        return torch.cat([forward, reverse_padded(backward, lengths)], dim=-1)
 
 
 class SlicedRNN(nn.Module):
