@@ -1,0 +1,73 @@
+"""Readers of the corpora in the registry. No torch here: they return trees and pairs."""
+
+from __future__ import annotations
+
+import os
+
+import conllu
+
+from treenets.data.pairs import Pair, PairDatasetSpec, read_pairs
+from treenets.errors import InputError
+from treenets.trees import Tree, TreeError, read_lines, read_utf8
+
+# SICK's columns: the SemEval-2014 split files have the first five, the full SICK.txt all of them.
+_SICK_COLUMNS = dict(sentence_a="sentence_A", sentence_b="sentence_B", score="relatedness_score",
+                     id="pair_ID", score_range=(1.0, 5.0))
+# SICK.txt's SemEval_set value for each of our split names.
+SICK_SEMEVAL_SETS = {"train": "TRAIN", "dev": "TRIAL", "test": "TEST"}
+
+
+def read_sst(path: str | os.PathLike) -> list[Tree]:
+    """One labelled tree per line (Stanford Sentiment Treebank PTB format)."""
+    trees = []
+    for number, line in enumerate(read_lines(path), start=1):
+        try:
+            trees.append(Tree.from_ptb(line, labelled=True))
+        except TreeError as err:
+            raise err.at(path, number) from None
+    return trees
+
+
+def read_sick(path: str | os.PathLike, split: str | None = None) -> list[Pair]:
+    """SICK pairs from a SemEval-2014 split file, or from the full SICK.txt.
+
+    ``split`` (train/dev/test) selects the rows of SICK.txt whose SemEval_set is TRAIN/TRIAL/TEST;
+    without it every row is read. A split file has no SemEval_set column: pass no ``split``.
+    """
+    if split is not None and split not in SICK_SEMEVAL_SETS:
+        raise InputError(f"SICK split must be one of {', '.join(SICK_SEMEVAL_SETS)}, got {split!r}")
+    name = split or "all"
+    spec = PairDatasetSpec(
+        files={name: os.fspath(path)},
+        split_column="SemEval_set" if split else None,
+        split_values={name: SICK_SEMEVAL_SETS[split]} if split else None,
+        **_SICK_COLUMNS,
+    )
+    return read_pairs(spec, name)
+
+
+def read_conllu(path: str | os.PathLike) -> list[Tree]:
+    """Dependency trees of a CoNLL-U file (multiword tokens and empty nodes skipped)."""
+    trees = []
+    for start_line, block in _sentence_blocks(read_utf8(path)):
+        try:
+            sentence = conllu.parse(block)[0]
+            trees.append(Tree.from_conllu(sentence))
+        except (conllu.exceptions.ParseException, TreeError) as err:
+            raise InputError(f"sentence starting here: {err}", path, start_line) from None
+    return trees
+
+
+def _sentence_blocks(text: str):
+    """(first line number, text) of each blank-line-separated sentence; errors need the line."""
+    block, start = [], None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            if start is None:
+                start = number
+            block.append(line)
+        elif block:
+            yield start, "\n".join(block) + "\n"
+            block, start = [], None
+    if block:
+        yield start, "\n".join(block) + "\n"
