@@ -1,0 +1,83 @@
+"""Recursive neural nets over binary constituency trees (Socher et al. 2013).
+
+* :class:`RecNN`, the plain recursive net: p = tanh(W [b; c] + b_W);
+* :class:`RNTN`, the recursive neural tensor network:
+  p = tanh([b; c]^T V^[1:d] [b; c] + W [b; c] + b_W), V in R^{d x 2d x 2d}.
+
+Leaf states are the word vectors themselves, as in the paper, so ``input_dim == hidden`` (the
+paper's d) reproduces it exactly; with pretrained vectors of another size a bias-free linear map
+(``leaf``) projects them to size ``hidden`` first. Phrase nodes compose their two children's
+states; both nets need every phrase node to have exactly two children.
+
+Both encoders map ``(batch: TreeBatch, x: Tensor[N, D])`` to ``Tensor[N, hidden]`` in batch order
+and run one batched composition per level of the schedule (the tensor term as one einsum).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from treenets.batching import TreeBatch
+from treenets.errors import InputError
+from treenets.models.tree_lstm import check_tree_input, uniform_init
+
+
+class _BinaryComposition(nn.Module):
+    """The level loop shared by RecNN and RNTN; subclasses define :meth:`compose`."""
+
+    def __init__(self, input_dim: int, hidden: int):
+        super().__init__()
+        self.input_dim, self.hidden_size = input_dim, hidden
+        self.leaf = nn.Identity() if input_dim == hidden else nn.Linear(input_dim, hidden, bias=False)
+        self.W = nn.Parameter(torch.empty(hidden, 2 * hidden))
+        self.b = nn.Parameter(torch.empty(hidden))
+
+    def compose(self, children: torch.Tensor) -> torch.Tensor:
+        """Parent states [n, d] from the concatenated children [b; c], [n, 2d]."""
+        raise NotImplementedError
+
+    def forward(self, batch: TreeBatch, x: torch.Tensor) -> torch.Tensor:
+        check_tree_input(self, batch, x)
+        if batch.max_children > 2 or batch.min_children == 1:
+            wrong = batch.max_children if batch.max_children > 2 else 1
+            raise InputError(
+                f"{type(self).__name__} composes exactly two children, got a node with {wrong}; "
+                "binarize the trees first"
+            )
+        if not batch.is_constituency:
+            raise InputError(f"{type(self).__name__} takes words at the leaves only (constituency trees)")
+        H, leaves = self.hidden_size, batch.level_bounds[1]
+        h_all = x.new_zeros(batch.num_nodes, H)
+        h_all[:leaves] = self.leaf(batch.in_level_order(x)[:leaves])
+        for start, stop in zip(batch.level_bounds[1:-1], batch.level_bounds[2:]):
+            children = h_all.index_select(0, batch.child_slots[start:stop].reshape(-1)).view(-1, 2 * H)
+            h_all[start:stop] = self.compose(children)
+        return batch.in_batch_order(h_all)
+
+
+class RecNN(_BinaryComposition):
+    """Plain recursive neural net: p = tanh(W [b; c] + b_W)."""
+
+    def __init__(self, input_dim: int, hidden: int):
+        super().__init__(input_dim, hidden)
+        uniform_init(self, hidden)
+
+    def compose(self, children: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(F.linear(children, self.W, self.b))
+
+
+class RNTN(_BinaryComposition):
+    """Recursive neural tensor network: p = tanh([b; c]^T V [b; c] + W [b; c] + b_W)."""
+
+    def __init__(self, input_dim: int, hidden: int):
+        super().__init__(input_dim, hidden)
+        self.V = nn.Parameter(torch.empty(hidden, 2 * hidden, 2 * hidden))
+        uniform_init(self, hidden)
+        with torch.no_grad():  # the tensor term sums (2d)^2 products: start it smaller than W [b; c]
+            self.V.mul_(1.0 / (2 * hidden))
+
+    def compose(self, children: torch.Tensor) -> torch.Tensor:
+        tensor_term = torch.einsum("ni,kij,nj->nk", children, self.V, children)
+        return torch.tanh(tensor_term + F.linear(children, self.W, self.b))
