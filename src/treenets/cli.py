@@ -28,7 +28,43 @@ def build_parser() -> argparse.ArgumentParser:
 # (one _add_<name> function per subcommand; register it in _COMMANDS below)
 
 
-_COMMANDS: list = []
+def _add_report(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report", help="result tables (csv/md/tex) and plots of one dataset's runs",
+        description="Tables OUT_DIR/tables/NAME.{csv,md,tex} and plots OUT_DIR/plots/NAME_*.png from finished "
+                    "and evaluated run directories: mean (std) over seeds per model, the papers' numbers, and a "
+                    "paired bootstrap of the best model against each other one.",
+    )
+
+    def labelled(text: str) -> tuple[str, str]:
+        label, sep, value = text.partition("=")
+        if not sep or not label or not value:
+            raise argparse.ArgumentTypeError(f"expected MODEL=VALUE, got {text!r}")
+        return label, value
+
+    parser.add_argument("--task", required=True, choices=("relatedness", "sentiment"))
+    parser.add_argument("--name", required=True, help="the dataset's name in file names and captions (sick, sst)")
+    parser.add_argument("--out-dir", required=True, help="the experiment's results folder")
+    parser.add_argument("--run", dest="runs", metavar="MODEL=RUN_DIR", type=labelled, action="append", required=True,
+                        help="a run of MODEL (repeat: one per model and seed)")
+    parser.add_argument("--paper", dest="papers", metavar="MODEL=KEY", type=labelled, action="append", default=[],
+                        help="compare MODEL with the published row KEY of treenets.anchors (e.g. tai2015/sick/lstm)")
+    parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+
+    def run(args) -> None:
+        from treenets.report import write_report
+
+        paths = write_report(args.task, args.name, args.runs, args.out_dir, dict(args.papers),
+                             n_resamples=args.resamples, seed=args.seed)
+        print(paths["table_md"].read_text(encoding="utf-8"))
+        for path in paths.values():
+            print(path)
+
+    parser.set_defaults(func=run)
+
+
+_COMMANDS: list = [_add_report]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,376 @@
+"""Result tables and plots of an experiment, from its run directories.
+
+For one dataset (``name``: sick, sst, ...) and the runs of every model on it (one run per seed),
+:func:`write_report` writes
+
+* ``tables/<name>.csv``: one row per model: ``model, n_seeds``, then ``<metric>_mean, <metric>_std``
+  (std over seeds, ddof=1; empty for one seed), ``paper_<metric>, delta_<metric>`` for the metrics
+  some model has a published number for (:mod:`treenets.anchors`), and ``p_vs_best`` /
+  ``significant_vs_best`` for the main metric;
+* ``tables/<name>.md`` and ``.tex``: the same numbers as the papers print them, "mean (std)";
+* ``plots/<name>_learning_curves.png`` (train loss and dev main metric per epoch, mean over seeds),
+  ``plots/<name>_predictions.png`` (predicted vs gold: a scatter for relatedness, a confusion matrix
+  of root labels for sentiment) and ``plots/<name>_bars.png`` (main metric, seed std as error bars).
+
+Sentiment accuracies are shown in percent, as in the papers. Significance: the best model on the
+main metric is compared with each other model by a paired bootstrap over the test examples
+(:func:`treenets.evaluate.paired_bootstrap`), each model represented by its median-seed run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from treenets.anchors import published
+from treenets.errors import InputError
+from treenets.evaluate import RELATEDNESS_METRICS, SENTIMENT_METRICS, paired_bootstrap, read_predictions
+from treenets.files import atomic_write
+
+TASKS = ("relatedness", "sentiment")
+METRICS = {"relatedness": RELATEDNESS_METRICS, "sentiment": SENTIMENT_METRICS}
+MAIN_METRIC = {"relatedness": "pearson", "sentiment": "fine_root"}
+BOOTSTRAP_METRIC = {"pearson": "pearson", "fine_root": "fine"}  # its name in evaluate.paired_bootstrap
+LOWER_IS_BETTER = frozenset({"mse"})
+LABELS = {
+    "pearson": "Pearson's r", "spearman": "Spearman's ρ", "mse": "MSE",
+    "fine_root": "Fine-grained", "binary_root": "Binary", "fine_all": "Fine (all)", "binary_all": "Binary (all)",
+}
+SIGNIFICANCE_LEVEL = 0.05
+# The files of a run directory that the report reads (written by treenets train / evaluate).
+EPOCHS_FILE = "epochs.jsonl"
+TEST_METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.tsv"
+
+
+@dataclass(frozen=True)
+class Run:
+    model: str
+    run_dir: Path
+    metrics: dict[str, float]  # test metrics (sentiment in percent)
+    epochs: pd.DataFrame  # epoch, train_loss, dev_<metric>... (sentiment in percent)
+
+    @property
+    def predictions(self) -> Path:
+        return self.run_dir / PREDICTIONS_FILE
+
+
+def _scale(task: str) -> float:
+    """Accuracies are stored as fractions and shown in percent; relatedness metrics as they are."""
+    return 100.0 if task == "sentiment" else 1.0
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path) from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"invalid JSON: {err.msg}", path, err.lineno) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a JSON object", path)
+    return data
+
+
+def _read_epochs(path: Path, task: str) -> pd.DataFrame:
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path) from None
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+            row = {"epoch": int(record["epoch"]), "train_loss": float(record["train_loss"])}
+            row.update({f"dev_{k}": float(v) * _scale(task) for k, v in record["dev"].items() if k in METRICS[task]})
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            raise InputError("expected a JSON object with epoch, train_loss and dev metrics", path, number) from None
+        rows.append(row)
+    if not rows:
+        raise InputError("no epochs recorded", path)
+    return pd.DataFrame(rows)
+
+
+def load_run(model: str, run_dir: str | os.PathLike, task: str) -> Run:
+    """The test metrics and learning curve of one finished run (``InputError`` naming a bad file)."""
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; choose {' or '.join(TASKS)}")
+    run_dir = Path(run_dir)
+    raw = _read_json(run_dir / TEST_METRICS_FILE)
+    metrics = {}
+    for name in METRICS[task]:
+        if name in raw:
+            if isinstance(raw[name], bool) or not isinstance(raw[name], (int, float)):
+                raise InputError(f"{name}: expected a number, got {raw[name]!r}", run_dir / TEST_METRICS_FILE)
+            metrics[name] = float(raw[name]) * _scale(task)
+    if MAIN_METRIC[task] not in metrics and task == "relatedness":
+        raise InputError(f"no {MAIN_METRIC[task]} among the test metrics", run_dir / TEST_METRICS_FILE)
+    if not metrics:
+        raise InputError(f"none of {', '.join(METRICS[task])} among the test metrics", run_dir / TEST_METRICS_FILE)
+    return Run(model, run_dir, metrics, _read_epochs(run_dir / EPOCHS_FILE, task))
+
+
+def _better(metric: str, a: float, b: float) -> bool:
+    return a < b if metric in LOWER_IS_BETTER else a > b
+
+
+def representative(runs: Sequence[Run], metric: str) -> Run:
+    """The median-seed run on ``metric`` (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda run: run.metrics.get(metric, np.nan))
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def summary_table(runs: Sequence[Run], task: str, papers: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per model (in order of first appearance): seeds, mean and std per metric, paper, delta."""
+    papers = dict(papers or {})
+    models = list(dict.fromkeys(run.model for run in runs))
+    unknown = sorted(set(papers) - set(models))
+    if unknown:
+        raise InputError(f"published numbers given for {unknown[0]!r}, which has no runs")
+    anchors = {model: published(key) for model, key in papers.items()}
+    metrics = METRICS[task]
+    with_paper = [m for m in metrics if any(m in anchor.mean for anchor in anchors.values())]
+    rows = []
+    for model in models:
+        values = pd.DataFrame([run.metrics for run in runs if run.model == model], columns=list(metrics))
+        row = {"model": model, "n_seeds": len(values)}
+        for metric in metrics:
+            row[f"{metric}_mean"] = values[metric].mean()
+            row[f"{metric}_std"] = values[metric].std(ddof=1)  # NaN for one seed
+        anchor = anchors.get(model)
+        for metric in with_paper:
+            paper = anchor.mean.get(metric, np.nan) if anchor else np.nan
+            row[f"paper_{metric}"] = paper
+            row[f"delta_{metric}"] = row[f"{metric}_mean"] - paper
+        row["paper_source"] = anchor.source if anchor else ""
+        row["paper_row"] = anchor.row if anchor else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def best_row(table: pd.DataFrame, task: str):
+    """The index of the best model on the main metric, or None when no model has it."""
+    means = table[f"{MAIN_METRIC[task]}_mean"]
+    if means.notna().sum() == 0:
+        return None
+    return means.idxmin() if MAIN_METRIC[task] in LOWER_IS_BETTER else means.idxmax()
+
+
+def add_significance(table: pd.DataFrame, runs: Sequence[Run], task: str,
+                     n_resamples: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """``p_vs_best``/``significant_vs_best``: the best model on the main metric against each other one."""
+    metric = MAIN_METRIC[task]
+    table = table.copy()
+    table["p_vs_best"] = np.nan
+    table["significant_vs_best"] = pd.array([pd.NA] * len(table), dtype="boolean")
+    best = best_row(table, task)
+    if best is None:
+        return table
+    median_run = {model: representative([r for r in runs if r.model == model], metric) for model in table["model"]}
+    best_predictions = median_run[table.at[best, "model"]].predictions
+    for index, model in table["model"].items():
+        if index == best or pd.isna(table.at[index, f"{metric}_mean"]):
+            continue
+        comparison = paired_bootstrap(best_predictions, median_run[model].predictions, BOOTSTRAP_METRIC[metric],
+                                      n_resamples=n_resamples, seed=seed)
+        table.at[index, "p_vs_best"] = comparison.p_value
+        table.at[index, "significant_vs_best"] = comparison.p_value < SIGNIFICANCE_LEVEL
+    return table
+
+
+# --------------------------------------------------------------------------- formatted tables
+@dataclass(frozen=True)
+class _Style:
+    """The few symbols that Markdown (Unicode) and pdfLaTeX (math mode) write differently."""
+
+    labels: Mapping[str, str]
+    dagger: str
+    delta: str
+    dash: str
+    less: str
+
+
+MARKDOWN = _Style(LABELS, " †", "Δ ", "–", "<")
+LATEX = _Style({**LABELS, "spearman": r"Spearman's $\rho$"}, r"$^\dagger$", r"$\Delta$ ", "--", "$<$")
+
+
+def _decimals(task: str) -> int:
+    return 1 if task == "sentiment" else 4
+
+
+def formatted_table(table: pd.DataFrame, task: str, style: _Style = MARKDOWN) -> pd.DataFrame:
+    """Strings as the papers print them: "mean (std)" per metric, † where significantly below the best,
+    then the paper's value and the difference to it."""
+    decimals = _decimals(task)
+
+    def cell(mean: float, std: float = np.nan) -> str:
+        if pd.isna(mean):
+            return style.dash
+        return f"{mean:.{decimals}f}" if pd.isna(std) else f"{mean:.{decimals}f} ({std:.{decimals}f})"
+
+    metrics = [m for m in METRICS[task] if table[f"{m}_mean"].notna().any()]
+    out = pd.DataFrame({"Model": table["model"], "Seeds": table["n_seeds"].astype(str)})
+    for metric in metrics:
+        cells = [cell(m, s) for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"])]
+        if metric == MAIN_METRIC[task] and "significant_vs_best" in table:
+            significant = table["significant_vs_best"].fillna(False).astype(bool)
+            cells = [c + style.dagger if worse else c for c, worse in zip(cells, significant)]
+        out[style.labels[metric]] = cells
+    for metric in metrics:
+        if f"paper_{metric}" in table:
+            out[f"{style.labels[metric]} (paper)"] = [cell(v) for v in table[f"paper_{metric}"]]
+            out[f"{style.delta}{style.labels[metric]}"] = [
+                style.dash if pd.isna(d) else f"{d:+.{decimals}f}" for d in table[f"delta_{metric}"]]
+    return out
+
+
+def caption(table: pd.DataFrame, task: str, name: str, n_resamples: int, style: _Style = MARKDOWN) -> str:
+    text = f"{name}: test set, mean (std) over seeds"
+    text += "; accuracy in percent." if task == "sentiment" else "."
+    if table["p_vs_best"].notna().any():
+        text += (f" Best model in bold; {style.dagger.strip()} significantly below it on "
+                 f"{style.labels[MAIN_METRIC[task]]} (paired bootstrap over test examples, median-seed runs, "
+                 f"{n_resamples} resamples, p {style.less} {SIGNIFICANCE_LEVEL}).")
+    sources = sorted({source for source in table["paper_source"] if source})
+    if sources:
+        text += f" Paper: {'; '.join(sources)}."
+    return text
+
+
+def write_tables(table: pd.DataFrame, task: str, name: str, stem: str | os.PathLike, n_resamples: int) -> list[Path]:
+    """``stem``.csv (the numbers), .md and .tex (formatted, with a caption); returns the paths."""
+    stem = Path(stem)
+    paths = [stem.with_suffix(suffix) for suffix in (".csv", ".md", ".tex")]
+    best = best_row(table, task)
+    with atomic_write(paths[0]) as handle:
+        table.to_csv(handle, index=False, float_format="%.10g")
+    markdown = formatted_table(table, task, MARKDOWN)
+    if best is not None:
+        markdown.at[best, "Model"] = f"**{markdown.at[best, 'Model']}**"
+    with atomic_write(paths[1]) as handle:
+        handle.write(markdown.to_markdown(index=False) + f"\n\n{caption(table, task, name, n_resamples)}\n")
+    latex = formatted_table(table, task, LATEX).style.hide(axis="index").format(escape="latex", subset=["Model"])
+    if best is not None:
+        latex = latex.apply(lambda column: ["font-weight: bold" if i == best else "" for i in column.index],
+                            subset=["Model"])
+    with atomic_write(paths[2]) as handle:
+        handle.write(latex.to_latex(
+            hrules=True, convert_css=True, position="t", label=f"tab:{stem.name}",
+            caption=caption(table, task, name.replace("_", r"\_"), n_resamples, LATEX),
+            column_format="l" + "r" * (latex.data.shape[1] - 1)))
+    return paths
+
+
+# --------------------------------------------------------------------------- plots
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display (cluster nodes, CI)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_learning_curves(runs: Sequence[Run], task: str, path: str | os.PathLike) -> None:
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    metric = MAIN_METRIC[task]
+    figure, (loss_axis, dev_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    for model in dict.fromkeys(run.model for run in runs):
+        epochs = pd.concat([run.epochs for run in runs if run.model == model])
+        mean = epochs.groupby("epoch").mean(numeric_only=True)
+        loss_axis.plot(mean.index, mean["train_loss"], marker="o", label=model)
+        if f"dev_{metric}" in mean:
+            dev_axis.plot(mean.index, mean[f"dev_{metric}"], marker="o", label=model)
+    loss_axis.set(xlabel="epoch", ylabel="training loss", title="Training loss (mean over seeds)")
+    dev_axis.set(xlabel="epoch", ylabel=f"dev {LABELS[metric]}", title=f"Dev {LABELS[metric]} (mean over seeds)")
+    for axis in (loss_axis, dev_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    dev_axis.legend(fontsize="small")
+    _save(figure, path)
+
+
+def plot_predictions(runs: Sequence[Run], task: str, path: str | os.PathLike) -> None:
+    """Relatedness: predicted vs gold per model; sentiment: root confusion matrix per model."""
+    plt = _pyplot()
+    metric = MAIN_METRIC[task]
+    models = list(dict.fromkeys(run.model for run in runs))
+    columns = min(4, len(models))
+    rows = -(-len(models) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.4 * rows), squeeze=False)
+    for axis, model in zip(axes.flat, models):
+        run = representative([r for r in runs if r.model == model], metric)
+        table = read_predictions(run.predictions)
+        if task == "relatedness":
+            axis.scatter(table["gold"], table["predicted"], s=4, alpha=0.4)
+            low, high = table["gold"].min(), table["gold"].max()
+            axis.plot([low, high], [low, high], color="grey", linewidth=0.8)
+            axis.set(xlabel="gold", ylabel="predicted")
+        else:
+            from sklearn.metrics import ConfusionMatrixDisplay
+
+            labelled = table[table["predicted"].notna()]
+            ConfusionMatrixDisplay.from_predictions(
+                labelled["gold"].astype(int), labelled["predicted"].astype(int), labels=range(5),
+                normalize="true", values_format=".2f", colorbar=False, ax=axis)
+        axis.set_title(f"{model} ({LABELS[metric]} {run.metrics.get(metric, np.nan):.{_decimals(task)}f})",
+                       fontsize="small")
+    for axis in list(axes.flat)[len(models):]:
+        axis.axis("off")
+    _save(figure, path)
+
+
+def plot_bars(table: pd.DataFrame, task: str, path: str | os.PathLike) -> None:
+    plt = _pyplot()
+    metric = MAIN_METRIC[task]
+    figure, axis = plt.subplots(figsize=(max(4.0, 0.9 * len(table) + 1.5), 4))
+    positions = np.arange(len(table))
+    axis.bar(positions, table[f"{metric}_mean"], yerr=table[f"{metric}_std"].fillna(0.0), capsize=4,
+             color="tab:blue", label="this run (mean ± std over seeds)")
+    if f"paper_{metric}" in table and table[f"paper_{metric}"].notna().any():
+        axis.scatter(positions, table[f"paper_{metric}"], marker="D", color="tab:red", zorder=3, label="paper")
+    axis.set_xticks(positions, table["model"], rotation=30, ha="right")
+    axis.set(ylabel=LABELS[metric], title=f"Test {LABELS[metric]}")
+    low = np.nanmin(np.concatenate([table[f"{metric}_mean"], table.get(f"paper_{metric}", pd.Series(dtype=float))]))
+    axis.set_ylim(bottom=max(0.0, low - 0.1 * abs(low)) if np.isfinite(low) else 0.0)
+    axis.legend(fontsize="small", loc="upper left")
+    _save(figure, path)
+
+
+def _save(figure, path) -> None:
+    figure.tight_layout()
+    with atomic_write(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=120)
+    _pyplot().close(figure)
+
+
+# --------------------------------------------------------------------------- everything for one dataset
+def output_paths(out_dir: str | os.PathLike, name: str) -> dict[str, Path]:
+    """Where :func:`write_report` puts each file (what the Snakemake report rule declares)."""
+    out_dir = Path(out_dir)
+    paths = {f"table_{suffix}": out_dir / "tables" / f"{name}.{suffix}" for suffix in ("csv", "md", "tex")}
+    for plot in ("learning_curves", "predictions", "bars"):
+        paths[plot] = out_dir / "plots" / f"{name}_{plot}.png"
+    return paths
+
+
+def write_report(task: str, name: str, runs: Sequence[tuple[str, str | os.PathLike]], out_dir: str | os.PathLike,
+                 papers: Mapping[str, str] | None = None, n_resamples: int = 10_000, seed: int = 0) -> dict[str, Path]:
+    """Tables and plots of dataset ``name`` from ``runs`` = (model, run directory) pairs."""
+    if not runs:
+        raise InputError(f"{name}: no runs to report")
+    loaded = [load_run(model, run_dir, task) for model, run_dir in runs]
+    table = add_significance(summary_table(loaded, task, papers), loaded, task, n_resamples, seed)
+    paths = output_paths(out_dir, name)
+    write_tables(table, task, name, paths["table_csv"].with_suffix(""), n_resamples)
+    plot_learning_curves(loaded, task, paths["learning_curves"])
+    plot_predictions(loaded, task, paths["predictions"])
+    plot_bars(table, task, paths["bars"])
+    return paths
