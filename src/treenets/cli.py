@@ -28,6 +28,28 @@ def build_parser() -> argparse.ArgumentParser:
 # (one _add_<name> function per subcommand; register it in _COMMANDS below)
 
 
+def _add_fetch(subparsers) -> None:
+    from treenets.data.fetch import DEFAULT_CACHE, MIRROR_ENV
+    from treenets.data.registry import CORPORA
+
+    parser = subparsers.add_parser(
+        "fetch", help="download a corpus into the cache (sha256-checked) and print its path",
+        description="Fetch a corpus (NAME) or one of its files (NAME:ROLE, e.g. sst:train); print the path.",
+        epilog="corpora: " + "; ".join(f"{c.name} ({', '.join(c.files)})" for c in CORPORA.values()),
+    )
+    parser.add_argument("name", metavar="NAME", help="corpus name, or NAME:ROLE for one file")
+    parser.add_argument("--cache", default=DEFAULT_CACHE, help="download cache (default: %(default)s)")
+    parser.add_argument("--mirror", default=None,
+                        help=f"folder laid out like shared/data, looked in first (default: ${MIRROR_ENV})")
+
+    def run(args) -> None:
+        from treenets.data.fetch import fetch
+
+        print(fetch(args.name, args.cache, args.mirror))
+
+    parser.set_defaults(func=run)
+
+
 def _add_report(subparsers) -> None:
     parser = subparsers.add_parser(
         "report", help="result tables (csv/md/tex) and plots of one dataset's runs",
@@ -64,7 +86,7 @@ def _add_report(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-_COMMANDS: list = [_add_report]
+_COMMANDS: list = [_add_fetch, _add_report]
 
 
 def main(argv: list[str] | None = None) -> int:

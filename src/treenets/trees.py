@@ -29,12 +29,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-
-import conllu
-import nltk
+from typing import TYPE_CHECKING
 
 from treenets.errors import InputError
 from treenets.files import atomic_write
+
+if TYPE_CHECKING:  # nltk and conllu load only where brackets / CoNLL-U are read (nltk takes seconds)
+    import conllu
+    import nltk
 
 # A label or a token in PTB brackets: anything but an ASCII space or a parenthesis. (nltk's default
 # pattern excludes every Unicode space, which would cut ``8\\xa01\\/2`` in two.)
@@ -180,6 +182,8 @@ class Tree:
         ``labelled``: every node carries an integer label (SST); ``(2 The)`` is the token node of
         ``The`` with label 2. Unlabelled (PTB categories, parser output): labels are dropped.
         """
+        import nltk
+
         try:
             parsed = nltk.Tree.fromstring(text, node_pattern=_PTB_ATOM, leaf_pattern=_PTB_ATOM)
         except ValueError as err:
@@ -217,6 +221,8 @@ class Tree:
 
     def to_ptb(self) -> str:
         """One line of brackets; the inverse of :meth:`from_ptb` (labels kept if the tree has them)."""
+        import nltk
+
         if not self.is_constituency():
             raise TreeError("only a constituency tree can be written as brackets")
         for token in self.tokens:

