@@ -182,6 +182,15 @@ def test_sst_split_sizes_and_root_label_counts(data_mirror):
         assert len(trees) == sum(expected)
 
 
+def test_read_sst_limit_reads_the_first_trees_only(data_mirror, tmp_path):
+    path = tmp_path / "dev.txt"
+    lines = (data_mirror / "sst" / "dev.txt").read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:3] + ["(2 truncated"]) + "\n", encoding="utf-8")
+    assert [tree.to_ptb() for tree in read_sst(path, limit=3)] == lines[:3]  # line 4 is never parsed
+    with pytest.raises(InputError, match=":4: malformed"):
+        read_sst(path)
+
+
 def test_sick_semeval_split_files(data_mirror):
     folder = data_mirror / "sick" / "semeval2014"
     sizes = {name: read_sick(folder / f"SICK_{name}.txt") for name in ("train", "trial", "test_annotated")}

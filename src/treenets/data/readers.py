@@ -17,10 +17,10 @@ _SICK_COLUMNS = dict(sentence_a="sentence_A", sentence_b="sentence_B", score="re
 SICK_SEMEVAL_SETS = {"train": "TRAIN", "dev": "TRIAL", "test": "TEST"}
 
 
-def read_sst(path: str | os.PathLike) -> list[Tree]:
-    """One labelled tree per line (Stanford Sentiment Treebank PTB format)."""
+def read_sst(path: str | os.PathLike, limit: int | None = None) -> list[Tree]:
+    """One labelled tree per line (Stanford Sentiment Treebank PTB format); the first ``limit`` only."""
     trees = []
-    for number, line in enumerate(read_lines(path), start=1):
+    for number, line in enumerate(read_lines(path)[:limit], start=1):
         try:
             trees.append(Tree.from_ptb(line, labelled=True))
         except TreeError as err:
