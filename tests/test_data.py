@@ -225,6 +225,23 @@ def test_full_sick_release_and_its_semeval_set_column(data_mirror):
         assert trial[pair.id] == pair
 
 
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        ("2\tA dog runs\tA dog is running\t5.2\tNEUTRAL", "score 5.2 is outside \\[1, 5\\]"),
+        ("2\tA dog runs", "sentence B \\(column 2\\) is missing"),
+        ("2\t\tA dog is running\t3.0\tNEUTRAL", "sentence A is empty"),
+    ],
+)
+def test_bad_sick_rows_name_file_and_line(tmp_path, data_mirror, row, problem):
+    header, first = (data_mirror / "sick" / "semeval2014" / "SICK_trial.txt").read_text().splitlines()[:2]
+    path = tmp_path / "SICK_bad.txt"
+    path.write_bytes(f"{header}\r\n{first}\r\n{row}".encode())  # CRLF, no final newline
+    with pytest.raises(InputError, match=problem) as caught:
+        read_sick(path)
+    assert str(caught.value).startswith(f"{path}:3: ")
+
+
 def test_sick_split_needs_the_semeval_set_column(data_mirror):
     path = data_mirror / "sick" / "semeval2014" / "SICK_trial.txt"
     with pytest.raises(InputError, match="no column 'SemEval_set'"):

@@ -164,10 +164,12 @@ def test_conllu_skips_multiword_tokens_and_empty_nodes(fixtures_dir):
 
 @pytest.mark.parametrize(
     "heads, problem",
-    [((2, 1), "root"), ((0, 0), "root"), ((0, 3), "cycle|outside"), ((0, 2), "own parent")],
+    [((2, 1), "root"), ((0, 0), "root"), ((0, 3), "cycle|outside"), ((0, 2), "own parent"),
+     ((0, "x"), "'x' is not a valid value"), ((0, None), "a word line has 2 tab-separated fields")],
 )
 def test_bad_conllu_heads_name_the_sentence_line(tmp_path, heads, problem):
-    rows = [f"{i}\tw{i}\tw\tX\t_\t_\t{h}\tdep\t_\t_" for i, h in enumerate(heads, start=1)]
+    rows = [f"{i}\tw{i}\tw\tX\t_\t_\t{h}\tdep\t_\t_" if h is not None else f"{i}\tw{i}"
+            for i, h in enumerate(heads, start=1)]
     path = tmp_path / "bad.conllu"
     path.write_text("1\tok\tok\tX\t_\t_\t0\troot\t_\t_\n\n# text = bad\n" + "\n".join(rows) + "\n\n")
     with pytest.raises(InputError, match=problem) as caught:

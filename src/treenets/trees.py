@@ -245,6 +245,9 @@ class Tree:
         Multiword tokens (``15-16``) and empty nodes (``8.1``) are skipped: the tree's tokens are
         the syntactic words, whose ids must run 1..n.
         """
+        for word in sentence:
+            if not {"id", "form", "head", "deprel"} <= word.keys():
+                raise TreeError(f"a word line has {len(word)} tab-separated fields; CoNLL-U has 10")
         words = [word for word in sentence if isinstance(word["id"], int)]
         ids = [word["id"] for word in words]
         if ids != list(range(1, len(words) + 1)):
