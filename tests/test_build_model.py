@@ -8,7 +8,7 @@ import torch
 
 from treenets.batching import SequenceBatch, TreeBatch
 from treenets.config import MODEL_NAMES, SEQUENCE_MODELS, ModelConfig
-from treenets.data.readers import read_sick
+from treenets.data.readers import read_sick, read_sst
 from treenets.errors import InputError
 from treenets.models import TokenEmbedding, build_model
 from treenets.trees import Tree
@@ -19,8 +19,7 @@ EMBEDDING_DIM = 12
 
 @pytest.fixture(scope="module")
 def sst_trees(data_mirror):
-    with open(data_mirror / "sst" / "train.txt", encoding="utf-8") as lines:
-        return [Tree.from_ptb(next(lines).rstrip("\n")) for _ in range(SLICE)]
+    return read_sst(data_mirror / "sst" / "train.txt", limit=SLICE)
 
 
 def right_branching(tokens) -> Tree:
