@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import conllu
 
@@ -17,12 +18,17 @@ _SICK_COLUMNS = dict(sentence_a="sentence_A", sentence_b="sentence_B", score="re
 SICK_SEMEVAL_SETS = {"train": "TRAIN", "dev": "TRIAL", "test": "TEST"}
 
 
-def read_sst(path: str | os.PathLike, limit: int | None = None) -> list[Tree]:
-    """One labelled tree per line (Stanford Sentiment Treebank PTB format); the first ``limit`` only."""
+def read_sst(path: str | os.PathLike, limit: int | None = None, lines: Sequence[int] | None = None) -> list[Tree]:
+    """One labelled tree per line (Stanford Sentiment Treebank PTB format): all of them, the first
+    ``limit`` only, or those on the 1-based line numbers ``lines`` (only those lines are parsed)."""
+    text = read_lines(path)
+    numbers = range(1, len(text[:limit]) + 1) if lines is None else lines
     trees = []
-    for number, line in enumerate(read_lines(path)[:limit], start=1):
+    for number in numbers:
+        if not 1 <= number <= len(text):
+            raise InputError(f"no line {number}: the file has {len(text)} lines", path)
         try:
-            trees.append(Tree.from_ptb(line, labelled=True))
+            trees.append(Tree.from_ptb(text[number - 1], labelled=True))
         except TreeError as err:
             raise err.at(path, number) from None
     return trees
