@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -162,3 +164,35 @@ def test_every_sequence_family_gives_sentence_vectors_of_hidden_size():
         model = build_model(config_for(name, bidirectional=True), "sentiment", matrix, freeze_embeddings=True,
                             num_classes=3, max_length=3)
         assert model.sentence_vectors(batch).shape == (3, 20)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_models_on_cuda_equal_cpu(name, sst_trees, sick_pairs):
+    """Loss and gradients of both task models, batches moved with .to("cuda"), float64."""
+    torch.manual_seed(0)
+    config = config_for(name, bidirectional=True)
+    sst_vocab = vocabulary(t.tokens for t in sst_trees)
+    sentiment = build_model(config, "sentiment", embedding_matrix(len(sst_vocab)), freeze_embeddings=False,
+                            num_classes=5, max_length=60)
+    sst_batch = batch_of(config, sst_trees, sst_vocab, labels=[t.labels[t.root] for t in sst_trees])
+    sick_vocab = vocabulary(s for a, b, _ in sick_pairs for s in (a, b))
+    relatedness = build_model(config, "relatedness", embedding_matrix(len(sick_vocab)), freeze_embeddings=True,
+                              score_range=(1, 5), max_length=60)
+    pair = [batch_of(config, [right_branching(p[side]) for p in sick_pairs], sick_vocab) for side in (0, 1)]
+    scores = torch.tensor([score for _, _, score in sick_pairs], dtype=torch.float64)
+    cases = [
+        (sentiment, lambda model, move: model.loss(model(move(sst_batch)), move(sst_batch))),
+        (relatedness, lambda model, move: model.loss(model(move(pair[0]), move(pair[1])), move(scores))),
+    ]
+    for model, loss_of in cases:
+        model = model.double().train()  # cuDNN has no backward in eval mode; dropout is 0 here
+        on_gpu = copy.deepcopy(model).cuda()
+        loss, gpu_loss = loss_of(model, lambda b: b), loss_of(on_gpu, lambda b: b.to("cuda"))
+        torch.testing.assert_close(gpu_loss.cpu(), loss.detach(), rtol=1e-9, atol=1e-10)
+        loss.backward()
+        gpu_loss.backward()
+        for param, gpu_param in zip(model.parameters(), on_gpu.parameters()):
+            if param.requires_grad:
+                torch.testing.assert_close(gpu_param.grad.cpu(), param.grad, rtol=1e-7, atol=1e-9)

@@ -9,7 +9,8 @@ token, so ``hidden_size`` is twice the per-direction ``hidden``.
 :class:`RecurrentEncoder` and :class:`IndRNN` also have ``trace(x, lengths) -> (sentences, states)``
 for gradient studies: ``states[t]`` ``[B, H]`` is the top layer's hidden state after token ``t`` as the
 recurrence carries it to step ``t + 1``, so ``torch.autograd.grad(loss, states)`` yields dL/dh_t.
-Only rows with ``t < lengths[b]`` are meaningful.
+Only rows with ``t < lengths[b]`` are meaningful. cuDNN has no backward pass in eval mode: take
+gradients with the module in ``train()`` (and dropout set to 0 where that matters).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class RecurrentEncoder(nn.Module):
         self.hidden_size = hidden * self.directions
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, final = self.rnn(packed)
+        # Unpadded batches skip packing: the packed CPU backward of nn.RNN/nn.GRU is quadratic in T.
+        unpadded = bool((lengths == x.shape[1]).all())
+        _, final = self.rnn(x if unpadded else pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False))
         h_n = final[0] if isinstance(final, tuple) else final  # LSTM: (h_n, c_n)
         # h_n is [layers * directions, B, hidden], back in batch order; the top layer comes last.
         return torch.cat(list(h_n[-self.directions:]), dim=-1)
@@ -147,8 +149,8 @@ class IndRNN(nn.Module):
                 drive = normalised
             drive = self._align_backward(drive, lengths)
             u, h, states = u.reshape(-1), drive.new_zeros(batch, self.hidden_size), []
-            for t in range(steps):
-                h = self.activation(drive[:, t] + u * h)
+            for drive_t in drive.unbind(1):  # drive[:, t] would cost a [B, T, H] gradient per step
+                h = self.activation(drive_t + u * h)
                 states.append(h)
             outputs = self._align_backward(torch.stack(states, dim=1), lengths)
             outputs = outputs * real.unsqueeze(-1)
