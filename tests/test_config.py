@@ -75,8 +75,10 @@ def test_yaml_file_round_trip_and_overrides(tmp_path):
         "model: {name: lstm, hidden: 16}\n"
         "sentiment: {train_on_phrases: true}\n"
     )
-    config = load_config(path, ["training.epochs=3", "embeddings.lr=null", "optimizer.clip_norm=5", "model.name=gru"])
+    config = load_config(path, ["training.epochs=3", "embeddings.lr=null", "optimizer.clip_norm=5", "model.name=gru",
+                                "optimizer.lr=1e-3"])
     assert config.training.epochs == 3 and config.embeddings.lr is None and config.optimizer.clip_norm == 5.0
+    assert config.optimizer.lr == 0.001  # YAML 1.1 reads 1e-3 as a string; number fields accept it
     assert config.model == ModelConfig(name="gru", hidden=16)
     assert config.data.limit == {"train": 100, "dev": 50}
     dump_config(config, tmp_path / "resolved.yaml")

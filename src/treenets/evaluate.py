@@ -274,3 +274,54 @@ def compare(a_path, b_path, metric: str | None = None, n_resamples: int = 10_000
     if not is_sentiment(a):
         report["williams"] = williams_test(*_aligned(a, b, "pearson", a_path, b_path))
     return report
+
+
+# --------------------------------------------------------------------------- a trained run
+def output_path(run_dir: str | os.PathLike, stem: str, split: str, suffix: str) -> Path:
+    """``metrics.json`` / ``predictions.tsv`` / ``phrases.tsv`` for the test split (what the report
+    reads), ``<stem>-<split><suffix>`` for any other split."""
+    return Path(run_dir) / (f"{stem}{suffix}" if split == "test" else f"{stem}-{split}{suffix}")
+
+
+def node_ids(sentence_id: str, labels, root: int) -> list[str]:
+    """Ids of a tree's labelled nodes: the sentence's own id at the root, ``<id>.<node>`` elsewhere
+    (the ids :func:`treenets.datasets.phrase_examples` gives, so tree and sequence runs pair up)."""
+    return [sentence_id if node == root else f"{sentence_id}.{node}" for node, label in enumerate(labels) if label >= 0]
+
+
+def evaluate(run_dir: str | os.PathLike, split: str = "test") -> dict[str, float]:
+    """Score the best checkpoint of a complete run on ``split``; write metrics and predictions.
+
+    Sentiment runs also get every phrase's prediction (``phrases.tsv``): a tree model's node
+    outputs, or a sequence model run over each phrase as a sentence of its own.
+    """
+    from treenets import train  # torch: only for running a model, not for the metrics above
+    from treenets.datasets import load_dataset
+
+    config, vocab, model, device = train.load_best(run_dir)
+    dataset = load_dataset(config, [split])
+    examples = dataset.splits[split]
+    collate = train.Collate(vocab, binary=config.task == "sentiment" and config.sentiment.classes == 2)
+    predictions = train.predict(model, examples, collate, config, device)
+    if config.task == "relatedness":
+        metrics = relatedness_metrics(predictions.gold, predictions.predicted)
+        write_table(relatedness_table(predictions.ids, predictions.gold, predictions.predicted),
+                    output_path(run_dir, "predictions", split, ".tsv"))
+    else:
+        if split in dataset.phrases:  # a sequence model: every phrase as its own example
+            phrases = train.predict(model, dataset.phrases[split], collate, config, device)
+            phrase_ids, phrase_gold, phrase_predicted = phrases.ids, phrases.gold, phrases.predicted
+        else:
+            labelled = predictions.node_gold >= 0
+            phrase_ids = [i for example in examples
+                          for i in node_ids(example.id, example.target, example.inputs[0].root)]
+            phrase_gold, phrase_predicted = predictions.node_gold[labelled], predictions.node_predicted[labelled]
+        metrics = sentiment_metrics(predictions.gold, predictions.predicted, phrase_gold, phrase_predicted)
+        write_table(sentiment_table(predictions.ids, predictions.gold, predictions.predicted),
+                    output_path(run_dir, "predictions", split, ".tsv"))
+        write_table(sentiment_table(phrase_ids, phrase_gold, phrase_predicted),
+                    output_path(run_dir, "phrases", split, ".tsv"))
+    summary = {**metrics, "split": split, "examples": len(examples)}
+    with atomic_write(output_path(run_dir, "metrics", split, ".json")) as handle:
+        json.dump(summary, handle, indent=2)
+    return summary

@@ -1,0 +1,431 @@
+"""The trainer: ``train(config, run_dir)`` runs epochs, keeps the best model on dev, resumes after a kill.
+
+The run directory holds
+
+* ``config.resolved.yaml``: the config with every default filled in (a rerun must match it);
+* ``versions.json``: python / torch / numpy / stanza / treenets versions, the git commit, the
+  device, and the sha256 of every data file read;
+* ``epochs.jsonl``: one line per finished epoch (train loss, dev metrics, seconds, sentences/s);
+* ``checkpoint-last.pt``: after every epoch, everything a resumed run needs (model, optimizer, torch
+  RNG states, epoch, best-so-far, history), written atomically;
+* ``vocab.txt``: the vocabulary (token ids = line numbers - 1);
+* ``best.pt``: the model of the best dev epoch;
+* ``training.json``: the best epoch and its dev metrics, written last, only when the run is
+  complete (``treenets evaluate`` then adds ``metrics.json`` and ``predictions.tsv``).
+
+Rerunning the same command continues from ``checkpoint-last.pt`` and ends with exactly the metrics
+of an uninterrupted run: batches are shuffled by a generator seeded from (seed, epoch), dropout
+draws from torch's global generator whose state is checkpointed, and deterministic algorithms are
+required on the CPU. Loading uses ``torch.load(weights_only=True)``.
+
+Only torch, numpy, pyyaml, tqdm (and scipy/sklearn for the dev metrics) are imported on the way:
+nltk and stanza are needed only to read SST's PTB brackets or to parse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from tqdm import tqdm
+
+import treenets
+from treenets.batching import SequenceBatch, TreeBatch
+from treenets.config import Config, dump_config, load_config, to_dict
+from treenets.datasets import Dataset, Example, load_dataset, tokens_of
+from treenets.embeddings import Vocab, embedding_matrix
+from treenets.errors import InputError
+from treenets.evaluate import binary_gold, relatedness_metrics, sentiment_metrics
+from treenets.files import atomic_write, sha256_file
+
+RESOLVED_CONFIG = "config.resolved.yaml"
+VERSIONS = "versions.json"
+EPOCHS = "epochs.jsonl"
+CHECKPOINT_LAST = "checkpoint-last.pt"
+CHECKPOINT_BEST = "best.pt"
+VOCAB = "vocab.txt"
+DONE = "training.json"  # test metrics go to metrics.json (treenets.evaluate)
+
+
+class DivergedError(InputError):
+    """The loss or the gradient stopped being finite (usually: the learning rate is too high)."""
+
+
+# --------------------------------------------------------------------------- setup
+def resolve_device(choice: str) -> torch.device:
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise InputError("training.device: cuda was asked for but torch sees no CUDA device")
+    return torch.device(choice)
+
+
+def seed_everything(seed: int, device: torch.device) -> None:
+    """Seed python, numpy and torch; require deterministic algorithms (warn only on CUDA, where
+    some scatter/index kernels have no deterministic version)."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
+    torch.backends.cudnn.benchmark = False
+
+
+def versions(dataset_files: Sequence[Path], embeddings_source: str, device: torch.device) -> dict:
+    def installed(name: str) -> str | None:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    files = list(dataset_files) + ([Path(embeddings_source)] if Path(embeddings_source).is_file() else [])
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "stanza": installed("stanza"),
+        "treenets": treenets.__version__,
+        "git_commit": _git_commit(),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "data_sha256": {str(path): sha256_file(path) for path in files},
+    }
+
+
+def _git_commit() -> str | None:
+    """The checkout's commit, with ``+dirty`` when tracked files differ from it; None outside git."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def claim_run_dir(config: Config, run_dir: Path) -> None:
+    """Record the resolved config, or check that a rerun uses the same one."""
+    path = run_dir / RESOLVED_CONFIG
+    if path.exists():
+        if to_dict(load_config(path)) != to_dict(config):
+            raise InputError("this run directory was started with a different config; use a new --run-dir", path)
+        return
+    dump_config(config, path)
+
+
+# --------------------------------------------------------------------------- batches
+@dataclass(frozen=True)
+class Batch:
+    ids: list[str]
+    inputs: tuple  # one TreeBatch / SequenceBatch per sentence position (two for pairs)
+    scores: torch.Tensor | None  # relatedness targets [B]; sentiment labels ride in the inputs
+    gold: np.ndarray  # per example: the score or the 5-class sentence label
+    node_gold: np.ndarray | None  # tree sentiment: every node's 5-class label, in batch order
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    def to(self, device) -> "Batch":
+        scores = None if self.scores is None else self.scores.to(device)
+        return dataclasses.replace(self, inputs=tuple(x.to(device) for x in self.inputs), scores=scores)
+
+
+class Collate:
+    """Turns examples into a :class:`Batch` (a class, so DataLoader workers can pickle it)."""
+
+    def __init__(self, vocab: Vocab, binary: bool):
+        self.vocab = vocab
+        self.binary = binary  # a two-class sentiment model: labels through binary_gold
+
+    def labels(self, fine: np.ndarray) -> np.ndarray:
+        return binary_gold(fine) if self.binary else fine
+
+    def __call__(self, examples: Sequence[Example]) -> Batch:
+        ids = [example.id for example in examples]
+        if isinstance(examples[0].target, float):  # relatedness: a pair of sentences and a score
+            gold = np.array([example.target for example in examples])
+            inputs = tuple(self.sentences([example.inputs[side] for example in examples]) for side in (0, 1))
+            return Batch(ids, inputs, torch.from_numpy(gold.astype(np.float32)), gold, None)
+        sentences = [example.inputs[0] for example in examples]
+        if isinstance(examples[0].target, tuple):  # a tree labelled at every node
+            node_gold = np.concatenate([example.target for example in examples]).astype(np.int64)
+            batch = self.sentences(sentences)
+            batch = dataclasses.replace(batch, labels=torch.from_numpy(self.labels(node_gold)))
+            return Batch(ids, (batch,), None, node_gold[batch.roots.numpy()], node_gold)
+        gold = np.array([example.target for example in examples], dtype=np.int64)
+        return Batch(ids, (self.sentences(sentences, self.labels(gold)),), None, gold, None)
+
+    def sentences(self, sentences: Sequence, labels: np.ndarray | None = None):
+        token_ids = [self.vocab.encode(tokens_of(sentence)) for sentence in sentences]
+        if isinstance(sentences[0], tuple):
+            return SequenceBatch.from_token_ids(token_ids, labels)
+        return TreeBatch.from_trees(sentences, token_ids)
+
+
+def make_loader(examples: list[Example], collate: Collate, config: Config, shuffle_seed: int | None):
+    """Batches in file order, or shuffled by a generator seeded with ``shuffle_seed``.
+
+    The loader always gets its own generator, so iterating it never draws from torch's global one
+    (which dropout uses and checkpoints save).
+    """
+    return torch.utils.data.DataLoader(
+        examples, batch_size=config.training.batch_size, shuffle=shuffle_seed is not None,
+        generator=torch.Generator().manual_seed(shuffle_seed or 0), collate_fn=collate,
+        num_workers=config.training.workers,
+    )
+
+
+# --------------------------------------------------------------------------- model and optimizer
+@dataclass(frozen=True)
+class Architecture:
+    """What a model is built from besides the config and the embeddings (kept in checkpoints)."""
+
+    num_classes: int | None  # sentiment
+    score_range: tuple[int, int] | None  # relatedness
+    max_length: int  # longest training sentence: IndRNN's recurrent weight bound uses it
+    embedding_dim: int
+
+    @classmethod
+    def of(cls, dataset: Dataset, embeddings: np.ndarray) -> "Architecture":
+        longest = max(len(tokens_of(s)) for example in dataset.splits["train"] for s in example.inputs)
+        return cls(dataset.num_classes, dataset.score_range, longest, embeddings.shape[1])
+
+
+def build(config: Config, architecture: Architecture, embeddings: np.ndarray):
+    from treenets.models import build_model
+
+    return build_model(
+        config.model, config.task, embeddings, freeze_embeddings=config.embeddings.frozen,
+        num_classes=architecture.num_classes, score_range=architecture.score_range,
+        max_length=architecture.max_length,
+    )
+
+
+def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
+    opt = config.optimizer
+    regularised = {id(p) for p in model.l2_parameters()}
+    groups = model.parameter_groups(opt.lr, config.embeddings.lr or opt.lr)
+    for group in groups:  # weight decay, if chosen, on everything but the embeddings
+        is_regularised = all(id(p) in regularised for p in group["params"])
+        group["weight_decay"] = opt.l2 if opt.l2_mode == "weight_decay" and is_regularised else 0.0
+    optimizers = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+    return optimizers[opt.name](groups, lr=opt.lr)
+
+
+def l2_penalty(config: Config, model: torch.nn.Module) -> torch.Tensor | float:
+    """Tai et al.'s 0.5 * lambda * ||theta||^2 over the non-embedding parameters, once per minibatch."""
+    if config.optimizer.l2_mode != "paper" or config.optimizer.l2 == 0:
+        return 0.0
+    return 0.5 * config.optimizer.l2 * sum(p.pow(2).sum() for p in model.l2_parameters())
+
+
+# --------------------------------------------------------------------------- one epoch
+@dataclass
+class TrainingState:
+    epoch: int = 0  # last complete epoch
+    best_metric: float = -math.inf
+    best_epoch: int = 0
+    history: list | None = None
+
+    def as_dict(self) -> dict:
+        return {"epoch": self.epoch, "best_metric": self.best_metric, "best_epoch": self.best_epoch,
+                "history": self.history or []}
+
+
+def batch_loss(model, batch: Batch) -> torch.Tensor:
+    """The loss of a batch, averaged over its examples (a tree's loss sums over its nodes)."""
+    if batch.scores is not None:
+        return model.loss(model(*batch.inputs), batch.scores)
+    return model.loss(model(*batch.inputs), batch.inputs[0])
+
+
+def run_epoch(model, optimizer, loader, config: Config, epoch: int, device) -> tuple[float, float, int]:
+    """Train one epoch; returns (mean loss per example, seconds, sentences)."""
+    model.train()
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    total_loss, examples, sentences, start = 0.0, 0, 0, time.perf_counter()
+    progress = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, disable=None, file=sys.stderr)
+    for number, batch in enumerate(progress, 1):
+        batch = batch.to(device)
+        optimizer.zero_grad(set_to_none=True)
+        loss = batch_loss(model, batch)
+        (loss + l2_penalty(config, model)).backward()
+        grads = [p.grad for p in params if p.grad is not None]
+        norm = torch.nn.utils.get_total_norm(grads)
+        loss_value, norm_value = torch.stack([loss.detach(), norm]).tolist()  # one device sync per batch
+        if not math.isfinite(loss_value):
+            raise DivergedError(f"epoch {epoch}, batch {number}: the loss is {loss_value} "
+                                "(lower optimizer.lr or set optimizer.clip_norm)")
+        if not math.isfinite(norm_value):
+            raise DivergedError(f"epoch {epoch}, batch {number}: the gradient norm is {norm_value} "
+                                "(lower optimizer.lr or set optimizer.clip_norm)")
+        if config.optimizer.clip_norm is not None:
+            torch.nn.utils.clip_grads_with_norm_(params, config.optimizer.clip_norm, norm)
+        optimizer.step()
+        model.constrain_()  # IndRNN's recurrent weight bound; a no-op for other models
+        total_loss += loss_value * batch.size
+        examples += batch.size
+        sentences += batch.size * len(batch.inputs)
+        elapsed = time.perf_counter() - start
+        progress.set_postfix(loss=f"{total_loss / examples:.4f}", sent_per_s=f"{sentences / elapsed:.0f}")
+    return total_loss / examples, time.perf_counter() - start, sentences
+
+
+# --------------------------------------------------------------------------- predictions
+@dataclass
+class Predictions:
+    """Model outputs over a list of examples, in their order."""
+
+    ids: list[str]
+    gold: np.ndarray  # scores | sentence labels (5-class)
+    predicted: np.ndarray  # expected scores | class probabilities [B, C]
+    node_gold: np.ndarray | None = None  # tree sentiment: every node's label
+    node_predicted: np.ndarray | None = None  # and its class probabilities [N, C]
+
+
+@torch.no_grad()
+def predict(model, examples: list[Example], collate: Collate, config: Config, device) -> Predictions:
+    model.eval()
+    ids, gold, predicted, node_gold, node_predicted = [], [], [], [], []
+    for batch in make_loader(examples, collate, config, shuffle_seed=None):
+        batch = batch.to(device)
+        outputs = model(*batch.inputs)
+        ids += batch.ids
+        gold.append(batch.gold)
+        if config.task == "relatedness":
+            predicted.append(model.predict(outputs).cpu().numpy())
+            continue
+        probabilities = torch.softmax(outputs.float(), dim=-1)
+        if batch.node_gold is not None:  # one output per node
+            node_gold.append(batch.node_gold)
+            node_predicted.append(probabilities.cpu().numpy())
+            probabilities = probabilities[batch.inputs[0].roots]
+        predicted.append(probabilities.cpu().numpy())
+    join = np.concatenate
+    return Predictions(ids, join(gold), join(predicted),
+                       join(node_gold) if node_gold else None, join(node_predicted) if node_predicted else None)
+
+
+def dev_metrics(config: Config, predictions: Predictions) -> dict[str, float]:
+    """Relatedness metrics, or sentiment accuracies at the root (and over all phrases for trees)."""
+    if config.task == "relatedness":
+        return relatedness_metrics(predictions.gold, predictions.predicted)
+    return sentiment_metrics(predictions.gold, predictions.predicted, predictions.node_gold, predictions.node_predicted)
+
+
+# --------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: Path, payload: dict) -> None:
+    with atomic_write(path, "wb") as handle:
+        torch.save(payload, handle)
+
+
+def load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as err:
+        raise InputError(f"cannot load checkpoint: {err}", path) from None
+
+
+def rng_states() -> dict:
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def restore_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+# --------------------------------------------------------------------------- the run
+def train(config: Config, run_dir: str | os.PathLike) -> dict:
+    """Train (or resume, or return the summary of an already complete run in ``run_dir``)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    claim_run_dir(config, run_dir)
+    if (run_dir / DONE).exists():
+        return json.loads((run_dir / DONE).read_text())
+    device = resolve_device(config.training.device)
+    seed_everything(config.training.seed, device)
+    dataset = load_dataset(config)
+    vocab = Vocab.build(dataset.sentences())
+    vocab.save(run_dir / VOCAB)
+    embeddings = embedding_matrix(vocab, config.embeddings.source, config.training.seed, config.embeddings.cache_dir)
+    with atomic_write(run_dir / VERSIONS) as handle:
+        json.dump(versions(dataset.files, config.embeddings.source, device), handle, indent=2)
+    architecture = Architecture.of(dataset, embeddings)
+    model = build(config, architecture, embeddings).to(device)
+    optimizer = make_optimizer(config, model)
+    state = TrainingState(history=[])
+    if (run_dir / CHECKPOINT_LAST).exists():
+        checkpoint = load_checkpoint(run_dir / CHECKPOINT_LAST)
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        restore_rng_states(checkpoint["rng"])
+        state = TrainingState(**checkpoint["state"])
+        print(f"resuming {run_dir} after epoch {state.epoch}", file=sys.stderr)
+    collate = Collate(vocab, binary=config.task == "sentiment" and config.sentiment.classes == 2)
+    key = config.early_stopping_metric
+    patience = config.training.patience
+    for epoch in range(state.epoch + 1, config.training.epochs + 1):
+        if patience is not None and state.epoch - state.best_epoch >= patience:
+            break
+        # Shuffled by (seed, epoch) alone, so a resumed run sees the same batches.
+        loader = make_loader(dataset.splits["train"], collate, config, shuffle_seed=config.training.seed * 100_003 + epoch)
+        loss, seconds, sentences = run_epoch(model, optimizer, loader, config, epoch, device)
+        dev = dev_metrics(config, predict(model, dataset.splits["dev"], collate, config, device))
+        improved = dev[key] > state.best_metric
+        if improved:
+            state.best_metric, state.best_epoch = dev[key], epoch
+            save_checkpoint(run_dir / CHECKPOINT_BEST, {"model": model.state_dict(), "epoch": epoch, "dev": dev,
+                                                        "architecture": dataclasses.asdict(architecture)})
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, "train_loss": loss, "dev": dev, "seconds": seconds,
+                              "sentences_per_s": sentences / seconds})
+        save_checkpoint(run_dir / CHECKPOINT_LAST, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                                    "rng": rng_states(), "state": state.as_dict()})
+        with atomic_write(run_dir / EPOCHS) as handle:
+            handle.writelines(json.dumps(record) + "\n" for record in state.history)
+        print(f"epoch {epoch}/{config.training.epochs}  loss {loss:.4f}  dev {key} {dev[key]:.4f}"
+              f"{' *' if improved else '  '} (best {state.best_metric:.4f} @ {state.best_epoch})"
+              f"  {seconds:.1f} s  {sentences / seconds:.0f} sentences/s", file=sys.stderr)
+    best = next(record for record in state.history if record["epoch"] == state.best_epoch)
+    summary = {"task": config.task, "early_stopping_metric": key, "best_epoch": state.best_epoch,
+               "epochs_run": state.epoch, "stopped_early": state.epoch < config.training.epochs,
+               "dev": best["dev"], "train_loss": best["train_loss"]}
+    with atomic_write(run_dir / DONE) as handle:
+        json.dump(summary, handle, indent=2)
+    return summary
+
+
+def load_best(run_dir: str | os.PathLike):
+    """The config, vocabulary, best model (on the config's device) and that device, of a complete run."""
+    run_dir = Path(run_dir)
+    if not (run_dir / DONE).exists():
+        raise InputError(f"not a complete training run (no {DONE}); run treenets train first", run_dir)
+    config = load_config(run_dir / RESOLVED_CONFIG)
+    device = resolve_device(config.training.device)
+    vocab = Vocab.load(run_dir / VOCAB)
+    checkpoint = load_checkpoint(run_dir / CHECKPOINT_BEST)
+    architecture = Architecture(**checkpoint["architecture"])
+    # The weights come from the checkpoint; the matrix only gives the embedding layer its shape.
+    model = build(config, architecture, np.zeros((len(vocab), architecture.embedding_dim), dtype=np.float32))
+    model.load_state_dict(checkpoint["model"])
+    return config, vocab, model.to(device), device

@@ -1,0 +1,210 @@
+"""The trainer on real slices of SICK and SST: learning, determinism, kill-and-resume, divergence."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from treenets.config import load_config
+from treenets.evaluate import evaluate, read_predictions, relatedness_metrics, sentiment_accuracy
+from treenets.files import sha256_file
+from treenets.train import CHECKPOINT_BEST, CHECKPOINT_LAST, DONE, EPOCHS, DivergedError, train
+
+SICK_FILES = {"train": "SICK_train.txt", "dev": "SICK_trial.txt", "test": "SICK_test_annotated.txt"}
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory) -> str:
+    """One embedding cache for the whole session: each (vocabulary, source) matrix is built once."""
+    return str(tmp_path_factory.mktemp("embeddings"))
+
+
+@pytest.fixture
+def sick(data_mirror, embedding_cache):
+    """A config factory: an LSTM on whitespace tokens of an evenly spaced SICK slice (no parser)."""
+    files = {split: str(data_mirror / "sick" / "semeval2014" / name) for split, name in SICK_FILES.items()}
+
+    def make(*overrides, train=1500, dev=150):
+        base = {
+            "task": "relatedness",
+            "data": {"dataset": "sick", "files": files, "limit": {"train": train, "dev": dev, "test": 100}},
+            "model": {"name": "lstm", "hidden": 16, "head_hidden": 16},
+            "embeddings": {"frozen": True, "cache_dir": embedding_cache},
+            "optimizer": {"lr": 0.1},
+            "training": {"epochs": 3, "device": "cpu"},
+        }
+        return load_config(base, overrides)
+
+    return make
+
+
+@pytest.fixture
+def sst(data_mirror, embedding_cache):
+    """A config factory: an N-ary Tree-LSTM on SST's own constituency trees."""
+    files = {split: str(data_mirror / "sst" / f"{split}.txt") for split in ("train", "dev", "test")}
+
+    def make(*overrides):
+        base = {
+            "task": "sentiment",
+            "data": {"dataset": "sst", "files": files, "limit": {"train": 400, "dev": 150, "test": 100}},
+            "model": {"name": "nary_treelstm", "hidden": 16},
+            "embeddings": {"cache_dir": embedding_cache, "lr": 0.1},
+            "training": {"epochs": 3, "device": "cpu"},
+        }
+        return load_config(base, overrides)
+
+    return make
+
+
+def history(run_dir: Path) -> list[dict]:
+    """Per-epoch records without the wall-clock fields (which differ between runs by nature)."""
+    records = [json.loads(line) for line in (run_dir / EPOCHS).read_text().splitlines()]
+    return [{k: v for k, v in record.items() if k not in ("seconds", "sentences_per_s")} for record in records]
+
+
+def test_sick_lstm_beats_the_mean_score(sick, tmp_path):
+    config = sick()
+    summary = train(config, tmp_path)
+    assert summary["epochs_run"] == 3 and 1 <= summary["best_epoch"] <= 3
+    from treenets.datasets import load_dataset
+
+    data = load_dataset(config, ["train", "dev"])
+    train_mean = np.mean([example.target for example in data.splits["train"]])
+    dev_gold = np.array([example.target for example in data.splits["dev"]])
+    mean_baseline_mse = float(np.mean((dev_gold - train_mean) ** 2))
+    dev = summary["dev"]
+    assert dev["pearson"] > 0.4 and dev["mse"] < 0.85 * mean_baseline_mse, (dev, mean_baseline_mse)
+
+    metrics = evaluate(tmp_path, "test")
+    table = read_predictions(tmp_path / "predictions.tsv")
+    assert len(table) == metrics["examples"] == 100
+    assert table["predicted"].between(1, 5).all()
+    assert metrics["pearson"] > 0.3
+    assert relatedness_metrics(table["gold"], table["predicted"]) == pytest.approx(
+        {k: metrics[k] for k in ("pearson", "spearman", "mse")}, abs=1e-5)
+    assert json.loads((tmp_path / "metrics.json").read_text())["pearson"] == metrics["pearson"]
+
+    versions = json.loads((tmp_path / "versions.json").read_text())
+    train_file = config.data.files["train"]
+    assert versions["data_sha256"][train_file] == sha256_file(train_file)
+    assert versions["torch"] == torch.__version__ and versions["python"] and "git_commit" in versions
+
+
+def test_sst_tree_lstm_beats_the_majority_class(sst, tmp_path):
+    config = sst()
+    summary = train(config, tmp_path)
+    from treenets.datasets import load_dataset
+
+    data = load_dataset(config, ["train", "dev"])
+    roots = lambda split: np.array([e.target[e.inputs[0].root] for e in data.splits[split]])  # noqa: E731
+    majority = np.bincount(roots("train")).argmax()
+    baseline = float(np.mean(roots("dev") == majority))
+    assert summary["dev"]["fine_root"] > baseline + 0.05, (summary["dev"], baseline)
+    assert summary["dev"]["binary_root"] > 0.65
+    metrics = evaluate(tmp_path, "dev")
+    assert metrics["fine_root"] == pytest.approx(summary["dev"]["fine_root"])  # the best checkpoint was kept
+    phrases = read_predictions(tmp_path / "phrases-dev.tsv")
+    roots_table = read_predictions(tmp_path / "predictions-dev.tsv")
+    assert len(phrases) > 10 * len(roots_table) and set(roots_table["id"]) <= set(phrases["id"])
+    for scope, table in (("root", roots_table), ("all", phrases)):  # the files reproduce the metrics
+        accuracy = sentiment_accuracy(table["gold"], table["predicted"], table["predicted_binary"])
+        assert accuracy == pytest.approx({"fine": metrics[f"fine_{scope}"], "binary": metrics[f"binary_{scope}"]})
+    state = torch.load(tmp_path / CHECKPOINT_BEST, weights_only=True)
+    assert state["epoch"] == summary["best_epoch"]
+
+
+def test_same_config_and_seed_give_identical_runs(sick, tmp_path):
+    config = sick("model.dropout=0.3", "training.epochs=2", train=200, dev=80)
+    train(config, tmp_path / "a")
+    train(config, tmp_path / "b")
+    assert history(tmp_path / "a") == history(tmp_path / "b")
+    a, b = (torch.load(tmp_path / run / CHECKPOINT_BEST, weights_only=True)["model"] for run in ("a", "b"))
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    other_seed = sick("model.dropout=0.3", "training.epochs=2", "training.seed=1", train=200, dev=80)
+    train(other_seed, tmp_path / "c")
+    assert history(tmp_path / "c") != history(tmp_path / "a")
+
+
+def test_a_complete_run_is_not_trained_again(sick, tmp_path):
+    config = sick("training.epochs=1", train=100, dev=50)
+    summary = train(config, tmp_path)
+    stamp = (tmp_path / CHECKPOINT_LAST).stat().st_mtime_ns
+    assert train(config, tmp_path) == summary
+    assert (tmp_path / CHECKPOINT_LAST).stat().st_mtime_ns == stamp
+    with pytest.raises(Exception, match="started with a different config"):
+        train(sick("training.epochs=2", train=100, dev=50), tmp_path)
+
+
+def test_early_stopping_waits_patience_epochs(sick, tmp_path):
+    # A learning rate too small to change the dev metric: epoch 1 stays the best.
+    config = sick("optimizer.lr=1e-12", "training.epochs=6", "training.patience=2", train=100, dev=50)
+    summary = train(config, tmp_path)
+    assert summary["best_epoch"] == 1 and summary["epochs_run"] == 3 and summary["stopped_early"]
+
+
+def test_a_huge_learning_rate_stops_with_the_epoch_and_batch(sick, tmp_path):
+    config = sick("optimizer.lr=1e30", "optimizer.name=sgd", "embeddings.frozen=false", train=100, dev=50)
+    with pytest.raises(DivergedError, match=r"epoch 1, batch \d+: the (loss|gradient norm) is (nan|inf)"):
+        train(config, tmp_path)
+    assert not (tmp_path / DONE).exists() and not (tmp_path / CHECKPOINT_LAST).exists()
+
+
+def test_a_poisoned_batch_stops_the_run(sick, tmp_path):
+    vectors = tmp_path / "poisoned.txt"  # GloVe text format: "dog" has a NaN in its vector
+    vectors.write_text("man " + " ".join(["0.1"] * 8) + "\ndog " + " ".join(["0.1"] * 7 + ["nan"]) + "\n")
+    config = sick(f"embeddings.source={vectors}", train=100, dev=50)
+    with pytest.raises(DivergedError, match=r"epoch 1, batch \d+: the loss is nan"):
+        train(config, tmp_path / "run")
+
+
+RESUMABLE = """
+import sys
+from treenets.config import load_config
+from treenets.train import train
+train(load_config(sys.argv[1]), sys.argv[2])
+"""
+
+
+@pytest.mark.slow
+def test_kill_and_resume_ends_like_an_uninterrupted_run(sick, tmp_path):
+    import yaml
+
+    from treenets.config import to_dict
+
+    config = sick("model.dropout=0.3", "training.epochs=5", train=300, dev=100)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(to_dict(config)))
+    train(config, tmp_path / "uninterrupted")
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, "-c", RESUMABLE, str(path), str(killed)], env=env,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not (killed / EPOCHS).exists() or len((killed / EPOCHS).read_text().splitlines()) < 2:
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no second epoch within 5 minutes"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / DONE).exists()
+    finished_epochs = len((killed / EPOCHS).read_text().splitlines())
+    assert finished_epochs < 5
+
+    resumed = subprocess.run([sys.executable, "-c", RESUMABLE, str(path), str(killed)], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming {killed} after epoch" in resumed.stderr
+    assert history(killed) == history(tmp_path / "uninterrupted")
+    assert json.loads((killed / DONE).read_text()) == json.loads((tmp_path / "uninterrupted" / DONE).read_text())
+    a, b = (torch.load(run / CHECKPOINT_BEST, weights_only=True)["model"] for run in (killed, tmp_path / "uninterrupted"))
+    assert all(torch.equal(a[key], b[key]) for key in a)
