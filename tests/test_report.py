@@ -156,3 +156,29 @@ def test_cli_report_and_its_errors(sick_runs, tmp_path, capsys):
     assert main(argv[:-1] + [f"gru={tmp_path / 'nowhere'}"]) == 1
     assert "treenets: error: " in capsys.readouterr().err
     assert not list(out.rglob(".*.tmp"))  # atomic writes leave no temp files behind
+
+
+def test_two_class_models_are_ranked_by_binary_root_accuracy(tmp_path):
+    """A separately trained binary model has no fine-grained prediction: binary root ranks the models."""
+    rng = np.random.default_rng(2)
+    gold = rng.choice([0, 1, 3, 4], size=400)  # no neutral sentences, as in binary SST
+    positive = (gold > 2).astype(int)
+
+    def predictions(accuracy):
+        predicted = np.where(rng.random(400) < accuracy, positive, 1 - positive)
+        return sentiment_table([f"s{i}" for i in range(400)], gold, np.eye(2)[predicted])
+
+    runs = [
+        ("good", make_run(tmp_path / "good", {"binary_root": 0.88, "binary_all": 0.9}, [{"binary_root": 0.8}],
+                          predictions(0.95))),
+        ("poor", make_run(tmp_path / "poor", {"binary_root": 0.70, "binary_all": 0.8}, [{"binary_root": 0.6}],
+                          predictions(0.6))),
+    ]
+    paths = report.write_report("sentiment", "sst_binary", runs, tmp_path / "out", n_resamples=500)
+    table = pd.read_csv(paths["table_csv"]).set_index("model")
+    assert table["fine_root_mean"].isna().all()
+    assert table.at["good", "binary_root_mean"] == pytest.approx(88.0)
+    assert bool(table.at["poor", "significant_vs_best"]) and math.isnan(table.at["good", "p_vs_best"])
+    markdown = paths["table_md"].read_text()
+    assert "**good**" in markdown and "70.0 †" in markdown and "Fine-grained" not in markdown
+    assert imread(paths["predictions"]).shape[0] > 200

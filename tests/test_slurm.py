@@ -24,7 +24,7 @@ import pytest
 
 from conftest import REPO
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # ~40-75 s: daemons start, jobs poll
 
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 SLURM_CONF = Path("/etc/slurm/slurm.conf")

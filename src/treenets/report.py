@@ -12,8 +12,9 @@ For one dataset (``name``: sick, sst, ...) and the runs of every model on it (on
   ``plots/<name>_predictions.png`` (predicted vs gold: a scatter for relatedness, a confusion matrix
   of root labels for sentiment) and ``plots/<name>_bars.png`` (main metric, seed std as error bars).
 
-Sentiment accuracies are shown in percent, as in the papers. Significance: the best model on the
-main metric is compared with each other model by a paired bootstrap over the test examples
+The main metric is Pearson's r for relatedness and fine-grained root accuracy for sentiment (binary
+root accuracy for two-class models). Sentiment accuracies are shown in percent, as in the papers.
+Significance: the best model on the main metric is compared with each other model by a paired bootstrap over the test examples
 (:func:`treenets.evaluate.paired_bootstrap`), each model represented by its median-seed run.
 """
 
@@ -30,13 +31,15 @@ import pandas as pd
 
 from treenets.anchors import published
 from treenets.errors import InputError
-from treenets.evaluate import RELATEDNESS_METRICS, SENTIMENT_METRICS, paired_bootstrap, read_predictions
+from treenets.evaluate import (NOT_BINARY, RELATEDNESS_METRICS, SENTIMENT_METRICS, binary_gold, paired_bootstrap,
+                               read_predictions)
 from treenets.files import atomic_write
 
 TASKS = ("relatedness", "sentiment")
 METRICS = {"relatedness": RELATEDNESS_METRICS, "sentiment": SENTIMENT_METRICS}
-MAIN_METRIC = {"relatedness": "pearson", "sentiment": "fine_root"}
-BOOTSTRAP_METRIC = {"pearson": "pearson", "fine_root": "fine"}  # its name in evaluate.paired_bootstrap
+# The metric that ranks models: the first one the runs have (a two-class sentiment model has no fine).
+MAIN_METRICS = {"relatedness": ("pearson",), "sentiment": ("fine_root", "binary_root")}
+BOOTSTRAP_METRIC = {"pearson": "pearson", "fine_root": "fine", "binary_root": "binary"}  # evaluate's names
 LOWER_IS_BETTER = frozenset({"mse"})
 LABELS = {
     "pearson": "Pearson's r", "spearman": "Spearman's ρ", "mse": "MSE",
@@ -109,15 +112,9 @@ def load_run(model: str, run_dir: str | os.PathLike, task: str) -> Run:
             if isinstance(raw[name], bool) or not isinstance(raw[name], (int, float)):
                 raise InputError(f"{name}: expected a number, got {raw[name]!r}", run_dir / TEST_METRICS_FILE)
             metrics[name] = float(raw[name]) * _scale(task)
-    if MAIN_METRIC[task] not in metrics and task == "relatedness":
-        raise InputError(f"no {MAIN_METRIC[task]} among the test metrics", run_dir / TEST_METRICS_FILE)
-    if not metrics:
-        raise InputError(f"none of {', '.join(METRICS[task])} among the test metrics", run_dir / TEST_METRICS_FILE)
+    if not set(MAIN_METRICS[task]) & set(metrics):
+        raise InputError(f"no {' or '.join(MAIN_METRICS[task])} among the test metrics", run_dir / TEST_METRICS_FILE)
     return Run(model, run_dir, metrics, _read_epochs(run_dir / EPOCHS_FILE, task))
-
-
-def _better(metric: str, a: float, b: float) -> bool:
-    return a < b if metric in LOWER_IS_BETTER else a > b
 
 
 def representative(runs: Sequence[Run], metric: str) -> Run:
@@ -154,24 +151,24 @@ def summary_table(runs: Sequence[Run], task: str, papers: Mapping[str, str] | No
     return pd.DataFrame(rows)
 
 
-def best_row(table: pd.DataFrame, task: str):
-    """The index of the best model on the main metric, or None when no model has it."""
-    means = table[f"{MAIN_METRIC[task]}_mean"]
-    if means.notna().sum() == 0:
-        return None
-    return means.idxmin() if MAIN_METRIC[task] in LOWER_IS_BETTER else means.idxmax()
+def main_metric(table: pd.DataFrame, task: str) -> str:
+    """The metric that ranks the models of ``table``: the first of the task's that some model has."""
+    return next(m for m in MAIN_METRICS[task] if table[f"{m}_mean"].notna().any())
 
 
-def add_significance(table: pd.DataFrame, runs: Sequence[Run], task: str,
+def best_row(table: pd.DataFrame, metric: str):
+    """The index of the best model on ``metric``."""
+    means = table[f"{metric}_mean"]
+    return means.idxmin() if metric in LOWER_IS_BETTER else means.idxmax()
+
+
+def add_significance(table: pd.DataFrame, runs: Sequence[Run], metric: str,
                      n_resamples: int = 10_000, seed: int = 0) -> pd.DataFrame:
-    """``p_vs_best``/``significant_vs_best``: the best model on the main metric against each other one."""
-    metric = MAIN_METRIC[task]
+    """``p_vs_best``/``significant_vs_best``: the best model on ``metric`` against each other one."""
     table = table.copy()
     table["p_vs_best"] = np.nan
     table["significant_vs_best"] = pd.array([pd.NA] * len(table), dtype="boolean")
-    best = best_row(table, task)
-    if best is None:
-        return table
+    best = best_row(table, metric)
     median_run = {model: representative([r for r in runs if r.model == model], metric) for model in table["model"]}
     best_predictions = median_run[table.at[best, "model"]].predictions
     for index, model in table["model"].items():
@@ -204,7 +201,7 @@ def _decimals(task: str) -> int:
     return 1 if task == "sentiment" else 4
 
 
-def formatted_table(table: pd.DataFrame, task: str, style: _Style = MARKDOWN) -> pd.DataFrame:
+def formatted_table(table: pd.DataFrame, task: str, metric: str, style: _Style = MARKDOWN) -> pd.DataFrame:
     """Strings as the papers print them: "mean (std)" per metric, † where significantly below the best,
     then the paper's value and the difference to it."""
     decimals = _decimals(task)
@@ -214,28 +211,28 @@ def formatted_table(table: pd.DataFrame, task: str, style: _Style = MARKDOWN) ->
             return style.dash
         return f"{mean:.{decimals}f}" if pd.isna(std) else f"{mean:.{decimals}f} ({std:.{decimals}f})"
 
-    metrics = [m for m in METRICS[task] if table[f"{m}_mean"].notna().any()]
+    shown = [m for m in METRICS[task] if table[f"{m}_mean"].notna().any()]
     out = pd.DataFrame({"Model": table["model"], "Seeds": table["n_seeds"].astype(str)})
-    for metric in metrics:
-        cells = [cell(m, s) for m, s in zip(table[f"{metric}_mean"], table[f"{metric}_std"])]
-        if metric == MAIN_METRIC[task] and "significant_vs_best" in table:
+    for name in shown:
+        cells = [cell(m, s) for m, s in zip(table[f"{name}_mean"], table[f"{name}_std"])]
+        if name == metric and "significant_vs_best" in table:
             significant = table["significant_vs_best"].fillna(False).astype(bool)
             cells = [c + style.dagger if worse else c for c, worse in zip(cells, significant)]
-        out[style.labels[metric]] = cells
-    for metric in metrics:
-        if f"paper_{metric}" in table:
-            out[f"{style.labels[metric]} (paper)"] = [cell(v) for v in table[f"paper_{metric}"]]
-            out[f"{style.delta}{style.labels[metric]}"] = [
-                style.dash if pd.isna(d) else f"{d:+.{decimals}f}" for d in table[f"delta_{metric}"]]
+        out[style.labels[name]] = cells
+    for name in shown:
+        if f"paper_{name}" in table:
+            out[f"{style.labels[name]} (paper)"] = [cell(v) for v in table[f"paper_{name}"]]
+            out[f"{style.delta}{style.labels[name]}"] = [
+                style.dash if pd.isna(d) else f"{d:+.{decimals}f}" for d in table[f"delta_{name}"]]
     return out
 
 
-def caption(table: pd.DataFrame, task: str, name: str, n_resamples: int, style: _Style = MARKDOWN) -> str:
+def caption(table: pd.DataFrame, task: str, metric: str, name: str, n_resamples: int, style: _Style = MARKDOWN) -> str:
     text = f"{name}: test set, mean (std) over seeds"
     text += "; accuracy in percent." if task == "sentiment" else "."
     if table["p_vs_best"].notna().any():
         text += (f" Best model in bold; {style.dagger.strip()} significantly below it on "
-                 f"{style.labels[MAIN_METRIC[task]]} (paired bootstrap over test examples, median-seed runs, "
+                 f"{style.labels[metric]} (paired bootstrap over test examples, median-seed runs, "
                  f"{n_resamples} resamples, p {style.less} {SIGNIFICANCE_LEVEL}).")
     sources = sorted({source for source in table["paper_source"] if source})
     if sources:
@@ -243,26 +240,25 @@ def caption(table: pd.DataFrame, task: str, name: str, n_resamples: int, style: 
     return text
 
 
-def write_tables(table: pd.DataFrame, task: str, name: str, stem: str | os.PathLike, n_resamples: int) -> list[Path]:
+def write_tables(table: pd.DataFrame, task: str, metric: str, name: str, stem: str | os.PathLike,
+                 n_resamples: int) -> list[Path]:
     """``stem``.csv (the numbers), .md and .tex (formatted, with a caption); returns the paths."""
     stem = Path(stem)
     paths = [stem.with_suffix(suffix) for suffix in (".csv", ".md", ".tex")]
-    best = best_row(table, task)
+    best = best_row(table, metric)
     with atomic_write(paths[0]) as handle:
         table.to_csv(handle, index=False, float_format="%.10g")
-    markdown = formatted_table(table, task, MARKDOWN)
-    if best is not None:
-        markdown.at[best, "Model"] = f"**{markdown.at[best, 'Model']}**"
+    markdown = formatted_table(table, task, metric, MARKDOWN)
+    markdown.at[best, "Model"] = f"**{markdown.at[best, 'Model']}**"
     with atomic_write(paths[1]) as handle:
-        handle.write(markdown.to_markdown(index=False) + f"\n\n{caption(table, task, name, n_resamples)}\n")
-    latex = formatted_table(table, task, LATEX).style.hide(axis="index").format(escape="latex", subset=["Model"])
-    if best is not None:
-        latex = latex.apply(lambda column: ["font-weight: bold" if i == best else "" for i in column.index],
-                            subset=["Model"])
+        handle.write(markdown.to_markdown(index=False) + f"\n\n{caption(table, task, metric, name, n_resamples)}\n")
+    latex = (formatted_table(table, task, metric, LATEX).style.hide(axis="index")
+             .format(escape="latex", subset=["Model"])
+             .apply(lambda column: ["font-weight: bold" if i == best else "" for i in column.index], subset=["Model"]))
     with atomic_write(paths[2]) as handle:
         handle.write(latex.to_latex(
             hrules=True, convert_css=True, position="t", label=f"tab:{stem.name}",
-            caption=caption(table, task, name.replace("_", r"\_"), n_resamples, LATEX),
+            caption=caption(table, task, metric, name.replace("_", r"\_"), n_resamples, LATEX),
             column_format="l" + "r" * (latex.data.shape[1] - 1)))
     return paths
 
@@ -277,11 +273,10 @@ def _pyplot():
     return plt
 
 
-def plot_learning_curves(runs: Sequence[Run], task: str, path: str | os.PathLike) -> None:
+def plot_learning_curves(runs: Sequence[Run], metric: str, path: str | os.PathLike) -> None:
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    metric = MAIN_METRIC[task]
     figure, (loss_axis, dev_axis) = plt.subplots(1, 2, figsize=(11, 4))
     for model in dict.fromkeys(run.model for run in runs):
         epochs = pd.concat([run.epochs for run in runs if run.model == model])
@@ -297,10 +292,12 @@ def plot_learning_curves(runs: Sequence[Run], task: str, path: str | os.PathLike
     _save(figure, path)
 
 
-def plot_predictions(runs: Sequence[Run], task: str, path: str | os.PathLike) -> None:
-    """Relatedness: predicted vs gold per model; sentiment: root confusion matrix per model."""
+def plot_predictions(runs: Sequence[Run], task: str, metric: str, path: str | os.PathLike) -> None:
+    """Relatedness: predicted vs gold per model; sentiment: confusion matrix of the root labels per model
+    (fine-grained, or binary for ``metric`` binary_root)."""
     plt = _pyplot()
-    metric = MAIN_METRIC[task]
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     models = list(dict.fromkeys(run.model for run in runs))
     columns = min(4, len(models))
     rows = -(-len(models) // columns)
@@ -313,12 +310,15 @@ def plot_predictions(runs: Sequence[Run], task: str, path: str | os.PathLike) ->
             low, high = table["gold"].min(), table["gold"].max()
             axis.plot([low, high], [low, high], color="grey", linewidth=0.8)
             axis.set(xlabel="gold", ylabel="predicted")
-        else:
-            from sklearn.metrics import ConfusionMatrixDisplay
-
-            labelled = table[table["predicted"].notna()]
+        elif metric == "binary_root":
+            gold = binary_gold(table["gold"])
+            polar = gold != NOT_BINARY
             ConfusionMatrixDisplay.from_predictions(
-                labelled["gold"].astype(int), labelled["predicted"].astype(int), labels=range(5),
+                gold[polar], table["predicted_binary"][polar].astype(int), labels=[0, 1],
+                display_labels=["negative", "positive"], normalize="true", values_format=".2f", colorbar=False, ax=axis)
+        else:
+            ConfusionMatrixDisplay.from_predictions(
+                table["gold"].astype(int), table["predicted"].astype(int), labels=range(5),
                 normalize="true", values_format=".2f", colorbar=False, ax=axis)
         axis.set_title(f"{model} ({LABELS[metric]} {run.metrics.get(metric, np.nan):.{_decimals(task)}f})",
                        fontsize="small")
@@ -327,9 +327,8 @@ def plot_predictions(runs: Sequence[Run], task: str, path: str | os.PathLike) ->
     _save(figure, path)
 
 
-def plot_bars(table: pd.DataFrame, task: str, path: str | os.PathLike) -> None:
+def plot_bars(table: pd.DataFrame, metric: str, path: str | os.PathLike) -> None:
     plt = _pyplot()
-    metric = MAIN_METRIC[task]
     figure, axis = plt.subplots(figsize=(max(4.0, 0.9 * len(table) + 1.5), 4))
     positions = np.arange(len(table))
     axis.bar(positions, table[f"{metric}_mean"], yerr=table[f"{metric}_std"].fillna(0.0), capsize=4,
@@ -367,10 +366,12 @@ def write_report(task: str, name: str, runs: Sequence[tuple[str, str | os.PathLi
     if not runs:
         raise InputError(f"{name}: no runs to report")
     loaded = [load_run(model, run_dir, task) for model, run_dir in runs]
-    table = add_significance(summary_table(loaded, task, papers), loaded, task, n_resamples, seed)
+    table = summary_table(loaded, task, papers)
+    metric = main_metric(table, task)
+    table = add_significance(table, loaded, metric, n_resamples, seed)
     paths = output_paths(out_dir, name)
-    write_tables(table, task, name, paths["table_csv"].with_suffix(""), n_resamples)
-    plot_learning_curves(loaded, task, paths["learning_curves"])
-    plot_predictions(loaded, task, paths["predictions"])
-    plot_bars(table, task, paths["bars"])
+    write_tables(table, task, metric, name, paths["table_csv"].with_suffix(""), n_resamples)
+    plot_learning_curves(loaded, metric, paths["learning_curves"])
+    plot_predictions(loaded, task, metric, paths["predictions"])
+    plot_bars(table, metric, paths["bars"])
     return paths
