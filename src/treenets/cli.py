@@ -8,6 +8,7 @@ Each subcommand is one ``_add_<name>(subparsers)`` function that declares its ar
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from treenets import __version__
@@ -86,7 +87,66 @@ def _add_report(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-_COMMANDS: list = [_add_fetch, _add_report]
+def _add_train(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train a model from a YAML config; rerun the same command to resume after a kill",
+        description="Train the model a YAML config describes into RUN_DIR: config.resolved.yaml, versions.json, "
+                    "epochs.jsonl, checkpoint-last.pt (every epoch), best.pt (best dev epoch) and, last, "
+                    "training.json. Rerunning the same command continues from the last complete epoch.",
+    )
+    parser.add_argument("--config", required=True, help="the run's YAML config")
+    parser.add_argument("--run-dir", required=True, help="where the run's files go")
+    parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+                        help="override a config value, e.g. training.epochs=3 (repeatable)")
+
+    def run(args) -> None:
+        from treenets.config import load_config
+        from treenets.train import train
+
+        print(json.dumps(train(load_config(args.config, args.overrides), args.run_dir), indent=2))
+
+    parser.set_defaults(func=run)
+
+
+def _add_evaluate(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="score a run's best checkpoint on a split; write metrics and predictions",
+        description="Score the best checkpoint of a complete run: RUN_DIR/metrics.json and predictions.tsv "
+                    "(and phrases.tsv for sentiment) for the test split, metrics-SPLIT.json etc. for another.",
+    )
+    parser.add_argument("--run-dir", required=True, help="a run directory written by treenets train")
+    parser.add_argument("--split", default="test", choices=("train", "dev", "test"), help="default: %(default)s")
+
+    def run(args) -> None:
+        from treenets.evaluate import evaluate
+
+        print(json.dumps(evaluate(args.run_dir, args.split), indent=2))
+
+    parser.set_defaults(func=run)
+
+
+def _add_significance(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "significance", help="paired bootstrap (and Williams' test for relatedness) between two prediction files",
+        description="Is A better than B on the same examples? A paired bootstrap of metric(A) - metric(B) over "
+                    "the examples, and for relatedness Williams' test of the two Pearson correlations.",
+    )
+    parser.add_argument("a", metavar="A.tsv", help="predictions.tsv of run A")
+    parser.add_argument("b", metavar="B.tsv", help="predictions.tsv of run B")
+    parser.add_argument("--metric", choices=("pearson", "spearman", "mse", "fine", "binary"), default=None,
+                        help="default: pearson (relatedness), fine accuracy (sentiment; binary for two-class runs)")
+    parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
+
+    def run(args) -> None:
+        from treenets.evaluate import compare
+
+        print(json.dumps(compare(args.a, args.b, args.metric, n_resamples=args.resamples, seed=args.seed), indent=2))
+
+    parser.set_defaults(func=run)
+
+
+_COMMANDS: list = [_add_fetch, _add_report, _add_train, _add_evaluate, _add_significance]
 
 
 def main(argv: list[str] | None = None) -> int:
