@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import conllu
-
 from treenets.data.pairs import Pair, PairDatasetSpec, read_pairs
 from treenets.errors import InputError
 from treenets.trees import Tree, TreeError, read_lines, read_utf8
@@ -54,6 +52,8 @@ def read_sick(path: str | os.PathLike, split: str | None = None) -> list[Pair]:
 
 def read_conllu(path: str | os.PathLike) -> list[Tree]:
     """Dependency trees of a CoNLL-U file (multiword tokens and empty nodes skipped)."""
+    import conllu  # here: SICK and SST readers run where conllu is not installed (a GPU box)
+
     trees = []
     for start_line, block in _sentence_blocks(read_utf8(path)):
         try:
