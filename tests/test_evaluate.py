@@ -174,3 +174,17 @@ def test_binary_comparison_of_a_fine_and_a_two_class_model(tmp_path):
 def test_unlabelled_nodes_do_not_count():
     metrics = sentiment_metrics([3, -1, 1], np.eye(5)[[3, 0, 1]])
     assert metrics == pytest.approx({"fine_root": 1.0, "binary_root": 1.0})
+
+
+def test_sparse_target_of_tai_et_al_and_its_inverse():
+    torch = pytest.importorskip("torch")
+    from treenets.models.heads import expected_score, sparse_target
+
+    # y = 3.6 on 1..5: p[floor(y)] = floor(y) - y + 1 = 0.4 on score 3, p[floor(y) + 1] = y - floor(y) = 0.6 on 4
+    targets = sparse_target(torch.tensor([3.6, 1.0, 5.0, 2.0], dtype=torch.float64), 1, 5)
+    expected = [[0, 0, 0.4, 0.6, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 1, 0, 0, 0]]
+    torch.testing.assert_close(targets, torch.tensor(expected, dtype=torch.float64))
+    # the prediction r^T p (r = lo..hi) inverts the target exactly, on SICK's range and on STS's 0..5
+    for lo, hi in ((1, 5), (0, 5)):
+        scores = torch.linspace(lo, hi, 41, dtype=torch.float64)
+        torch.testing.assert_close(expected_score(sparse_target(scores, lo, hi).log(), lo), scores)

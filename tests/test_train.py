@@ -134,6 +134,26 @@ def test_same_config_and_seed_give_identical_runs(sick, tmp_path):
     assert history(tmp_path / "c") != history(tmp_path / "a")
 
 
+def test_collating_in_worker_processes_changes_nothing(sst, tmp_path):
+    config = sst("training.epochs=1", "data.limit.train=100", "data.limit.dev=40")
+    train(config, tmp_path / "main")
+    train(sst("training.epochs=1", "data.limit.train=100", "data.limit.dev=40", "training.workers=2"),
+          tmp_path / "workers")
+    assert history(tmp_path / "workers") == history(tmp_path / "main")
+
+
+def test_a_two_class_model_on_phrases(sst, tmp_path):
+    config = sst("model.name=lstm", "sentiment.classes=2", "sentiment.train_on_phrases=true", "training.epochs=2",
+                 "data.limit.train=150", "data.limit.dev=60")
+    summary = train(config, tmp_path)
+    assert set(summary["dev"]) == {"binary_root"} and summary["early_stopping_metric"] == "binary_root"
+    metrics = evaluate(tmp_path, "dev")
+    assert set(metrics) == {"binary_root", "binary_all", "split", "examples"}
+    table = read_predictions(tmp_path / "predictions-dev.tsv")
+    assert table["predicted"].isna().all() and (table["gold"] != 2).all()  # neutral sentences left out
+    assert metrics["examples"] == len(table) < 60
+
+
 def test_a_complete_run_is_not_trained_again(sick, tmp_path):
     config = sick("training.epochs=1", train=100, dev=50)
     summary = train(config, tmp_path)
