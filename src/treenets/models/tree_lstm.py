@@ -136,40 +136,41 @@ class _NaryLevels(torch.autograd.Function):
     """Eqs. 9-14 over a level schedule, with the backward derived by hand.
 
     Takes x and returns h in batch order; inside, rows are in level order (the leaves' x is
-    gathered once, h scattered back once).
+    gathered once, h scattered back once), so each level reads and writes contiguous row blocks
+    of buffers allocated once per call. Every per-level view is cut up front by one ``split``
+    per buffer and gate: the level loops then only launch kernels, which is what bounds their
+    speed on a GPU (a level is small).
 
     Saved for the backward: the activated gates (u, i, o, f_1..f_N), tanh(c), and the children's
-    h and c as gathered per level (the product dL/dU is then one matrix product over all levels).
-    Row ``N`` of the state buffers is the zero state of an absent child; gradients that flow to
-    it are discarded.
+    h and c as gathered per level (so dL/dU is one matrix product over all levels). Row ``N`` of
+    the state buffers is the zero state of an absent child; gradients sent to it are discarded.
     """
 
     @staticmethod
     def forward(ctx, x, W, b, U, child_slots, bounds, order, position):
         N, K, H = x.shape[0], child_slots.shape[1], W.shape[0] // 4
-        leaves = bounds[1]
-        h, c = x.new_zeros(N + 1, H), x.new_zeros(N + 1, H)
-        tanh_c = x.new_empty(N, H)
+        leaves, sizes = bounds[1], _phrase_level_sizes(bounds)
+        h, c, tanh_c = x.new_zeros(N + 1, H), x.new_zeros(N + 1, H), x.new_empty(N, H)
+        gates = x.new_empty(N - leaves, (3 + K) * H)  # phrase rows: activated u, i, o, f_1..f_K
+        kid_h = x.new_empty(N - leaves, K * H)  # phrase rows: [h_j1; ...; h_jK]
+        kid_c = x.new_empty(N - leaves, K * H)
 
         leaf_x = x.index_select(0, order[:leaves])
-        leaf_gates = torch.addmm(b[: 3 * H], leaf_x, W[: 3 * H].t())  # [u, i, o] of the leaves
-        _activate(leaf_gates, H)
-        _cell_state(leaf_gates, None, c[:leaves], tanh_c[:leaves], h[:leaves], H)
+        leaf_gates = torch.addmm(b[: 3 * H], leaf_x, W[: 3 * H].t())  # u, i, o: leaves have no children
+        _cell_state(*_gate_views(leaf_gates, H), [], c[:leaves], tanh_c[:leaves], h[:leaves])
 
-        # Phrase levels: rows of these buffers are level-order positions minus `leaves`.
-        gates = x.new_empty(N - leaves, (3 + K) * H)
-        kid_h = x.new_empty(N - leaves, K * H)
-        kid_c = x.new_empty(N - leaves, K, H)
-        kid_bias = torch.cat([b[: 3 * H], b[3 * H:].repeat(K)])
-        for level in range(1, len(bounds) - 1):
-            start, stop = bounds[level], bounds[level + 1]
-            rows = slice(start - leaves, stop - leaves)
-            slots = child_slots[start:stop].reshape(-1)
-            torch.index_select(h, 0, slots, out=kid_h[rows].view(-1, H))
-            torch.index_select(c, 0, slots, out=kid_c[rows].view(-1, H))
-            torch.addmm(kid_bias, kid_h[rows], U.t(), out=gates[rows])
-            _activate(gates[rows], H)
-            _cell_state(gates[rows], kid_c[rows], c[start:stop], tanh_c[start:stop], h[start:stop], H)
+        kid_bias, U_t = torch.cat([b[: 3 * H], b[3 * H:].repeat(K)]), U.t()
+        levels = zip(
+            _flat_slots(child_slots, leaves, sizes), gates.split(sizes), kid_h.split(sizes),
+            *_kid_rows(kid_h, kid_c, sizes, H), *(_per_level(v, sizes) for v in _gate_views(gates, H)),
+            _per_level(list(kid_c.split(H, dim=1)), sizes), c[leaves:N].split(sizes), tanh_c[leaves:].split(sizes),
+            h[leaves:N].split(sizes),
+        )
+        for slots, z, kh, kh_rows, kc_rows, u, sigmoid_block, i, o, f, kc, c_level, tanh_c_level, h_level in levels:
+            torch.index_select(h, 0, slots, out=kh_rows)
+            torch.index_select(c, 0, slots, out=kc_rows)
+            torch.addmm(kid_bias, kh, U_t, out=z)
+            _cell_state(u, sigmoid_block, i, o, f, kc, c_level, tanh_c_level, h_level)
 
         ctx.save_for_backward(leaf_x, W, U, child_slots, order, leaf_gates, gates, kid_h, kid_c, tanh_c)
         ctx.bounds = bounds
@@ -179,75 +180,99 @@ class _NaryLevels(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_h):
         leaf_x, W, U, child_slots, order, leaf_gates, gates, kid_h, kid_c, tanh_c = ctx.saved_tensors
-        bounds = ctx.bounds
         N, K, H = len(order), child_slots.shape[1], W.shape[0] // 4
-        leaves = bounds[1]
-        dh = grad_h.new_zeros(N + 1, H)
+        leaves, sizes = ctx.bounds[1], _phrase_level_sizes(ctx.bounds)
+        dh, dc = grad_h.new_zeros(N + 1, H), grad_h.new_zeros(N + 1, H)
         torch.index_select(grad_h, 0, order, out=dh[:N])  # into level order
-        dc = grad_h.new_zeros(N + 1, H)
-        dgates = torch.empty_like(gates)  # dL/d(pre-activation), phrase rows
-        widest = max((b - a for a, b in zip(bounds[1:-1], bounds[2:])), default=0)
-        kid_grad = grad_h.new_empty(widest * K, H)  # per-level scratch: dL/dh or dL/dc of children
+        dgates = torch.empty_like(gates)  # dL/d(pre-activation gates), phrase rows
+        kid_grad = torch.empty_like(kid_h)  # per level: dL/dc, then dL/dh, of the children
 
-        for level in range(len(bounds) - 2, 0, -1):
-            start, stop = bounds[level], bounds[level + 1]
-            rows, n = slice(start - leaves, stop - leaves), stop - start
-            slots = child_slots[start:stop].reshape(-1)
-            z, dz, dc_level = gates[rows], dgates[rows], dc[start:stop]
-            _uio_backward(dh[start:stop], dc_level, z, tanh_c[start:stop], dz, H)
-            # forget gates (eq. 12): c_j = ... + sum_k f_jk * c_jk
-            torch.mul(dc_level.unsqueeze(1), kid_c[rows], out=dz[:, 3 * H:].view(n, K, H))
-            _sigmoid_backward(dz[:, H:], z[:, H:], grad_input=dz[:, H:])
-            # to the children: dL/dc_jk = dL/dc_j * f_jk; dL/dh_jk through every gate (U)
-            scratch = kid_grad[: n * K]
-            torch.mul(dc_level.unsqueeze(1), z[:, 3 * H:].view(n, K, H), out=scratch.view(n, K, H))
-            dc.index_copy_(0, slots, scratch)  # one parent per child: a copy, not a sum
-            torch.mm(dz, U, out=scratch.view(n, K * H))
-            dh.index_add_(0, slots, scratch)
+        by_child = lambda t: t.view(len(t), K, H).split(sizes)  # noqa: E731  [n, K, H] blocks
+        levels = zip(
+            _flat_slots(child_slots, leaves, sizes), *(v.split(sizes) for v in _gate_views(gates, H)[:4]),
+            by_child(gates[:, 3 * H:]), dgates.split(sizes), *(v.split(sizes) for v in _gate_views(dgates, H)[:4]),
+            by_child(dgates[:, 3 * H:]), by_child(kid_c), kid_grad.split(sizes), by_child(kid_grad),
+            kid_grad.view(-1, H).split([n * K for n in sizes]), dh[leaves:N].split(sizes),
+            dc[leaves:N].split(sizes), dc[leaves:N].unsqueeze(1).split(sizes), tanh_c[leaves:].split(sizes),
+        )
+        for (slots, u, sigmoid_block, i, o, f, dz, du, dz_sigmoid_block, di, do, df, kc, grad, grad_by_child,
+             grad_rows, dh_level, dc_level, dc_by_child, tanh_c_level) in reversed(list(levels)):
+            _uio_backward(u, i, o, du, di, do, dh_level, dc_level, tanh_c_level)
+            torch.mul(dc_by_child, kc, out=df)  # c_j = i_j * u_j + sum_k f_jk * c_jk (eq. 13)
+            _sigmoid_backward(dz_sigmoid_block, sigmoid_block, grad_input=dz_sigmoid_block)
+            # to the children: dL/dc_jk = dL/dc_j * f_jk, and dL/dh_jk through every gate's U
+            torch.mul(dc_by_child, f, out=grad_by_child)
+            dc.index_copy_(0, slots, grad_rows)  # one parent per child: a copy, not a sum
+            torch.mm(dz, U, out=grad)
+            dh.index_add_(0, slots, grad_rows)
 
         leaf_dz = torch.empty_like(leaf_gates)
-        _uio_backward(dh[:leaves], dc[:leaves], leaf_gates, tanh_c[:leaves], leaf_dz, H)
-        _sigmoid_backward(leaf_dz[:, H:], leaf_gates[:, H:], grad_input=leaf_dz[:, H:])
+        u, sigmoid_block, i, o, _ = _gate_views(leaf_gates, H)
+        du, dz_sigmoid_block, di, do, _ = _gate_views(leaf_dz, H)
+        _uio_backward(u, i, o, du, di, do, dh[:leaves], dc[:leaves], tanh_c[:leaves])
+        _sigmoid_backward(dz_sigmoid_block, sigmoid_block, grad_input=dz_sigmoid_block)
 
-        db = torch.cat([leaf_dz.sum(0) + dgates[:, : 3 * H].sum(0), dgates[:, 3 * H:].sum(0).view(K, H).sum(0)])
-        dU = dgates.t() @ kid_h.view(-1, K * H)
-        dW = torch.zeros_like(W)
-        dW[: 3 * H] = leaf_dz.t() @ leaf_x
+        phrase_db = dgates.sum(0)
+        db = torch.cat([leaf_dz.sum(0) + phrase_db[: 3 * H], phrase_db[3 * H:].view(K, H).sum(0)])
+        dU = dgates.t() @ kid_h
+        dW = torch.cat([leaf_dz.t() @ leaf_x, W.new_zeros(H, W.shape[1])])  # W^(f) meets no x
         dx = None
         if ctx.needs_input_grad[0]:  # phrase nodes take no x: their rows stay zero
             dx = grad_h.new_zeros(N, leaf_x.shape[1]).index_copy_(0, order[:leaves], leaf_dz @ W[: 3 * H])
         return dx, dW, db, dU, None, None, None, None
 
 
-def _activate(gates: torch.Tensor, H: int) -> None:
-    """In place: tanh on the u block, sigmoid on the rest (i, o and any forget gates)."""
-    gates[:, :H].tanh_()
-    gates[:, H:].sigmoid_()
+def _phrase_level_sizes(bounds) -> list[int]:
+    return [stop - start for start, stop in zip(bounds[1:-1], bounds[2:])]
 
 
-def _cell_state(gates, kid_c, c, tanh_c, h, H) -> None:
-    """c = i * u + sum_k f_k * c_k (eq. 12), h = o * tanh(c) (eq. 13), written into c, tanh_c, h."""
-    torch.mul(gates[:, H: 2 * H], gates[:, :H], out=c)
-    if kid_c is not None:
-        for k in range(kid_c.shape[1]):  # the N child slots
-            c.addcmul_(gates[:, (3 + k) * H: (4 + k) * H], kid_c[:, k])
+def _flat_slots(child_slots, leaves, sizes):
+    """Per phrase level: its nodes' child slots, flattened (n * K positions)."""
+    return child_slots[leaves:].reshape(-1).split([n * child_slots.shape[1] for n in sizes])
+
+
+def _kid_rows(kid_h, kid_c, sizes, H):
+    """Per level, the children buffers [rows, K * H] as [n * K, H]: one row per child slot."""
+    rows = [n * (kid_h.shape[1] // H) for n in sizes]
+    return kid_h.view(-1, H).split(rows), kid_c.view(-1, H).split(rows)
+
+
+def _gate_views(gates, H):
+    """Column views of gates [u, i, o, f_1..f_K]: u, the sigmoid block (i to f_K), i, o, [f_1..f_K]."""
+    u, i, o, *f = gates.split(H, dim=1)
+    return u, gates[:, H:], i, o, f
+
+
+def _per_level(view, sizes):
+    """The row blocks of ``view`` per level; for a list of views, per level the list of blocks."""
+    if isinstance(view, list):
+        return list(zip(*(v.split(sizes) for v in view))) if view else [[]] * len(sizes)
+    return view.split(sizes)
+
+
+def _cell_state(u, sigmoid_block, i, o, f, kid_c, c, tanh_c, h) -> None:
+    """Activate the gates in place, then c = i * u + sum_k f_k * c_k and h = o * tanh(c)
+    (eqs. 13-14), written into ``c``, ``tanh_c``, ``h``."""
+    u.tanh_()
+    sigmoid_block.sigmoid_()
+    torch.mul(i, u, out=c)
+    for f_k, c_k in zip(f, kid_c):  # the N child slots
+        c.addcmul_(f_k, c_k)
     torch.tanh(c, out=tanh_c)
-    torch.mul(gates[:, 2 * H: 3 * H], tanh_c, out=h)
+    torch.mul(o, tanh_c, out=h)
 
 
-def _uio_backward(dh, dc, z, tanh_c, dz, H) -> None:
+def _uio_backward(u, i, o, du, di, do, dh, dc, tanh_c) -> None:
     """Backward of c = i * u + ..., h = o * tanh(c) for the u, i, o gates.
 
     ``dh``/``dc`` hold dL/dh and dL/dc that arrived from the parent; ``dc`` becomes the total
-    dL/dc. Writes dL/d(activated u, i, o) into ``dz[:, :3H]`` with tanh' already applied to u
-    (the caller applies sigmoid' to i, o and any forget gates together).
+    dL/dc. Writes dL/d(pre-activation u) into ``du`` and dL/d(activated i, o) into ``di``, ``do``
+    (the caller applies sigmoid' to them and any forget gates at once).
     """
-    u, i, o = z[:, :H], z[:, H: 2 * H], z[:, 2 * H: 3 * H]
-    dz_u, dz_i, dz_o = dz[:, :H], dz[:, H: 2 * H], dz[:, 2 * H: 3 * H]
-    torch.mul(dh, o, out=dz_u)  # scratch: dL/dtanh(c)
-    _tanh_backward(dz_u, tanh_c, grad_input=dz_u)
-    dc.add_(dz_u)
-    torch.mul(dh, tanh_c, out=dz_o)
-    torch.mul(dc, i, out=dz_u)
-    torch.mul(dc, u, out=dz_i)
-    _tanh_backward(dz_u, u, grad_input=dz_u)
+    torch.mul(dh, o, out=du)  # scratch: dL/dtanh(c)
+    _tanh_backward(du, tanh_c, grad_input=du)
+    dc.add_(du)
+    torch.mul(dh, tanh_c, out=do)
+    torch.mul(dc, i, out=du)
+    torch.mul(dc, u, out=di)
+    _tanh_backward(du, u, grad_input=du)

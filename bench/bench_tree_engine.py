@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+"""Speed of the batched tree engine: one full training step of the N-ary Tree-LSTM on SST trees.
+
+A step is what SST training does per minibatch (Tai et al. 2015): look up the word vectors (tuned
+embedding), encode every node, classify every node (5 classes), cross-entropy over all nodes,
+backward, Adagrad. It is timed for three ways of running the same encoder with the same weights:
+
+* ``engine``: treenets' level-scheduled batch (``NaryTreeLSTM(batch, x)``);
+* ``dgl``:    the DGL reference path (``dgl.prop_nodes_topo``; CPU only: PyPI's DGL has no CUDA);
+* ``naive``:  the one-tree-at-a-time, one-node-at-a-time recursion of treenets.models.reference.
+
+Batches are collated beforehand (a DataLoader's workers do that while the device trains); the
+engine's step includes moving the batch to the device. On CUDA the clock is read only after
+``torch.cuda.synchronize()``, and a full SST training epoch is timed as well.
+
+Runs with torch and numpy alone (no treenets install: ``PYTHONPATH=src``): without nltk the SST
+brackets are read by a small reader here.
+
+    PYTHONPATH=src python bench/bench_tree_engine.py                    # CPU, SST from ../shared/data/sst
+    PYTHONPATH=src python bench/bench_tree_engine.py --device cuda --epoch --json out.json
+    PYTHONPATH=src python bench/bench_tree_engine.py --check --device cuda  # correctness on the device
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def import_engine():
+    """treenets' engine modules, also where ``treenets.models``' assembly cannot import.
+
+    ``treenets/models/__init__.py`` builds whole models from configs and so imports the data
+    readers (nltk, conllu). The engine needs none of that: if the package's init fails, the
+    models folder is registered as a bare package and its engine modules load from there.
+    """
+    try:
+        import treenets.models  # noqa: F401
+    except ImportError as error:
+        print(f"# treenets.models' init does not import here ({error}); loading the engine modules alone")
+        package = types.ModuleType("treenets.models")
+        package.__path__ = [str(REPO / "src" / "treenets" / "models")]
+        sys.modules["treenets.models"] = package
+    from treenets.batching import TreeBatch
+    from treenets.models.recursive import RNTN, RecNN
+    from treenets.models.reference import reference_encode
+    from treenets.models.tree_lstm import ChildSumTreeLSTM, NaryTreeLSTM
+
+    return types.SimpleNamespace(
+        TreeBatch=TreeBatch, NaryTreeLSTM=NaryTreeLSTM, ChildSumTreeLSTM=ChildSumTreeLSTM,
+        RecNN=RecNN, RNTN=RNTN, reference_encode=reference_encode,
+    )
+
+
+# ---------------------------------------------------------------------------- SST trees
+class BracketTree:
+    """What the engine and the reference read of a tree: tokens, children, labels."""
+
+    def __init__(self, tokens, children, labels):
+        self.tokens, self.children, self.labels = tuple(tokens), tuple(children), tuple(labels)
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.tokens)
+
+
+def parse_brackets(line: str) -> BracketTree:
+    """One SST tree "(3 (2 It) (4 ...))": tokens numbered first, phrase nodes after (postorder).
+
+    Splits on ASCII spaces and parentheses only (three SST tokens contain U+00A0).
+    """
+    tokens, token_labels, phrases, stack, root = [], [], [], [], None
+    for atom in re.findall(r"[()]|[^ ()]+", line):
+        if atom == "(":
+            stack.append([])
+        elif atom == ")":
+            label, *parts = stack.pop()
+            if len(parts) == 1 and isinstance(parts[0], str):
+                node = ("token", len(tokens))
+                tokens.append(parts[0])
+                token_labels.append(int(label))
+            else:
+                node = ("phrase", len(phrases))
+                phrases.append((parts, int(label)))
+            if stack:
+                stack[-1].append(node)
+            else:
+                root = node
+        else:
+            stack[-1].append(atom)
+    if root is None or stack:
+        raise ValueError(f"unbalanced brackets: {line[:60]!r}")
+    number = lambda node: node[1] if node[0] == "token" else len(tokens) + node[1]  # noqa: E731
+    children = [()] * len(tokens) + [tuple(number(part) for part in parts) for parts, _ in phrases]
+    return BracketTree(tokens, children, token_labels + [label for _, label in phrases])
+
+
+def read_sst(path: Path, limit: int | None) -> list:
+    with open(path, encoding="utf-8") as handle:
+        lines = [line.rstrip("\n") for line, _ in zip(handle, range(limit or 10**9))]
+    try:
+        from treenets.trees import Tree
+    except ImportError:  # no nltk here
+        return [parse_brackets(line) for line in lines]
+    return [Tree.from_ptb(line) for line in lines]
+
+
+def find_sst(explicit: str | None) -> Path:
+    candidates = [explicit, os.environ.get("SST_DIR"), REPO.parent / "shared" / "data" / "sst"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "train.txt").is_file():
+            return Path(candidate)
+    sys.exit(f"no SST train.txt in any of {[str(c) for c in candidates if c]} (set --sst-dir or SST_DIR)")
+
+
+def vocabulary_ids(trees) -> tuple[list[list[int]], int]:
+    vocab: dict[str, int] = {}
+    ids = [[vocab.setdefault(word, len(vocab) + 1) for word in tree.tokens] for tree in trees]
+    return ids, len(vocab) + 1  # id 0: padding (phrase nodes)
+
+
+# ---------------------------------------------------------------------------- the training step
+class Trainer:
+    """Embedding (tuned) -> N-ary Tree-LSTM -> per-node linear classifier, Adagrad (Tai et al.)."""
+
+    def __init__(self, engine, vocab_size: int, dim: int, hidden: int, device: torch.device):
+        torch.manual_seed(0)
+        torch.sparse.check_sparse_tensor_invariants.disable()  # Adagrad's own sparse updates are valid
+        # sparse embedding gradients on the CPU (a dense Adagrad update of the whole table would
+        # dominate a small batch); dense on CUDA, where that update is one cheap kernel
+        self.embedding = torch.nn.Embedding(vocab_size, dim, padding_idx=0, sparse=device.type == "cpu").to(device)
+        self.encoder = engine.NaryTreeLSTM(dim, hidden).to(device)
+        self.classifier = torch.nn.Linear(hidden, 5).to(device)
+        self.optimizer = torch.optim.Adagrad([
+            {"params": [*self.encoder.parameters(), *self.classifier.parameters()], "lr": 0.05},
+            {"params": self.embedding.parameters(), "lr": 0.1},
+        ])
+        self.device = device
+
+    def step(self, encode, word_ids, labels) -> torch.Tensor:
+        x = self.embedding(word_ids)
+        loss = F.cross_entropy(self.classifier(encode(x)), labels, ignore_index=-1)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+def engine_step(trainer, batch):
+    batch = batch.to(trainer.device, non_blocking=True)
+    return trainer.step(lambda x: trainer.encoder(batch, x), batch.word_ids, batch.labels)
+
+
+def naive_step(trainer, engine, trees, batch):
+    # batch order is tree after tree, which is also the order reference_encode returns
+    return trainer.step(lambda x: engine.reference_encode(trainer.encoder, trees, x),
+                        batch.word_ids.to(trainer.device), batch.labels.to(trainer.device))
+
+
+def dgl_step(trainer, graph, batch):
+    from treenets.dgl_interop import propagate_dgl
+
+    def encode(x):
+        graph.ndata["x"] = x
+        return propagate_dgl(trainer.encoder, graph)
+
+    return trainer.step(encode, batch.word_ids, batch.labels)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class PeakMemory:
+    """Peak memory of a block: CUDA allocator peak, or the process's peak RSS growth on Linux."""
+
+    def __init__(self, device):
+        self.device, self.peak = device, None
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base = torch.cuda.memory_allocated(self.device)
+        elif Path("/proc/self/clear_refs").exists():
+            try:
+                Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+                self.base = _rss_kib("VmRSS")
+            except OSError:
+                self.base = None
+        else:
+            self.base = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            self.peak = (torch.cuda.max_memory_allocated(self.device) - self.base) / 2**20
+        elif self.base is not None:
+            self.peak = (_rss_kib("VmHWM") - self.base) / 1024
+
+
+def _rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def time_steps(run_step, items, device, warmup: int, steps: int, trees_of) -> dict:
+    """Trees per second over ``steps`` steps (after ``warmup``), cycling through ``items``."""
+    for item in items[:warmup]:
+        run_step(item)
+    synchronize(device)
+    timed = [items[(warmup + k) % len(items)] for k in range(steps)]
+    with PeakMemory(device) as memory:
+        start = time.perf_counter()
+        for item in timed:
+            loss = run_step(item)
+        synchronize(device)
+        seconds = time.perf_counter() - start
+    trees = sum(trees_of(item) for item in timed)
+    return {"trees_per_s": trees / seconds, "seconds": seconds, "trees": trees, "steps": steps,
+            "peak_mib": memory.peak, "last_loss": loss.detach().item()}
+
+
+def time_epoch(trainer, batches, device) -> dict:
+    """One pass over every training batch (the engine), timed with events and a final sync."""
+    engine_step(trainer, batches[0])  # warm
+    synchronize(device)
+    events = device.type == "cuda"
+    if events:
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        begin.record()
+    start = time.perf_counter()
+    for batch in batches:
+        engine_step(trainer, batch)
+    if events:
+        end.record()
+    synchronize(device)
+    result = {"epoch_s": time.perf_counter() - start, "steps": len(batches)}
+    if events:
+        result["epoch_gpu_s"] = begin.elapsed_time(end) / 1000
+    return result
+
+
+def graph_probe(trainer, batch, device, replays: int) -> dict:
+    """Forward + backward of one fixed batch eagerly and as a captured CUDA graph (no launch cost).
+
+    A diagnostic of how much of the eager step is launch overhead, not a way to train (the graph
+    is bound to this one batch's shapes).
+    """
+    batch = batch.to(device)
+    word_ids = batch.word_ids.clone()
+
+    def forward_backward():
+        x = trainer.embedding(word_ids)
+        loss = F.cross_entropy(trainer.classifier(trainer.encoder(batch, x)), batch.labels, ignore_index=-1)
+        loss.backward()
+        return loss
+
+    def timed(run):
+        synchronize(device)
+        start = time.perf_counter()
+        for _ in range(replays):
+            run()
+        synchronize(device)
+        return (time.perf_counter() - start) / replays * 1000
+
+    trainer.optimizer.zero_grad(set_to_none=False)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            forward_backward()
+    torch.cuda.current_stream().wait_stream(side)
+    eager_ms = timed(forward_backward)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        forward_backward()
+    return {"nodes": batch.num_nodes, "levels": batch.num_levels, "eager_fwd_bwd_ms": eager_ms,
+            "graph_fwd_bwd_ms": timed(graph.replay)}
+
+
+# ---------------------------------------------------------------------------- correctness on a device
+def check(engine, trees, device, report) -> bool:
+    """Batched == naive reference on ``device`` (float64 and float32), for every tree encoder,
+    in outputs and in every gradient; and the device agrees with the CPU. Returns success."""
+    ids, _ = vocabulary_ids(trees)
+    batch = engine.TreeBatch.from_trees(trees, ids).to(device)
+    makers = {"nary": lambda: engine.NaryTreeLSTM(12, 8), "childsum": lambda: engine.ChildSumTreeLSTM(12, 8),
+              "recnn": lambda: engine.RecNN(12, 8), "rntn": lambda: engine.RNTN(8, 8)}
+    tolerance = {torch.float64: 1e-10, torch.float32: 1e-4}  # relative, of the whole tensor
+    ok = True
+    for dtype in (torch.float64, torch.float32):
+        for name, make in makers.items():
+            torch.manual_seed(0)
+            encoder = make().to(device, dtype)
+            x = torch.randn(batch.num_nodes, encoder.input_dim, device=device, dtype=dtype)
+            x = x * batch.has_word.unsqueeze(1)
+            weights = torch.randn(batch.num_nodes, encoder.hidden_size, device=device, dtype=dtype)
+            results = {}
+            for path, encode in [("engine", lambda x: encoder(batch, x)),
+                                 ("reference", lambda x: engine.reference_encode(encoder, trees, x))]:
+                leaf = x.detach().clone().requires_grad_(True)
+                h = encode(leaf)
+                results[path] = [h.detach(), *torch.autograd.grad((h * weights).sum(), [leaf, *encoder.parameters()])]
+            worst = max(float((a - b).norm() / b.norm().clamp_min(1e-30))
+                        for a, b in zip(results["engine"], results["reference"]))
+            passed = worst <= tolerance[dtype]
+            ok &= passed
+            report(f"check {name:8s} {str(dtype):14s} on {device}: max relative error {worst:.2e} "
+                   f"(tolerance {tolerance[dtype]:.0e}) {'ok' if passed else 'FAILED'}")
+            if dtype == torch.float64 and device.type != "cpu":
+                cpu_encoder = make().double()
+                cpu_encoder.load_state_dict({k: v.cpu() for k, v in encoder.state_dict().items()})
+                h_cpu = cpu_encoder(batch.to("cpu"), x.cpu())
+                gap = float((results["engine"][0].cpu() - h_cpu).abs().max())
+                ok &= gap <= 1e-10
+                report(f"check {name:8s} {device} vs cpu float64: max abs difference {gap:.2e} "
+                       f"{'ok' if gap <= 1e-10 else 'FAILED'}")
+    return ok
+
+
+# ---------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--sst-dir", help="folder with SST train.txt (default: $SST_DIR, ../shared/data/sst)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[25, 256])
+    parser.add_argument("--engines", default="engine,dgl,naive", help="comma-separated subset of engine,dgl,naive")
+    parser.add_argument("--dim", type=int, default=300)
+    parser.add_argument("--hidden", type=int, default=150)
+    parser.add_argument("--trees", type=int, help="use only the first TREES training trees")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per engine and batch size")
+    parser.add_argument("--naive-trees", type=int, default=25, help="trees the naive recursion is timed on")
+    parser.add_argument("--epoch", action="store_true", help="also time a full SST epoch of the engine")
+    parser.add_argument("--graph-probe", action="store_true", help="CUDA: eager vs captured-graph fwd+bwd of one batch")
+    parser.add_argument("--check", action="store_true", help="correctness checks on the device instead of timing")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--tiny", action="store_true", help="a few small trees and dimensions: a smoke test")
+    parser.add_argument("--json", help="write the results here as JSON")
+    args = parser.parse_args(argv)
+    if args.tiny:
+        args.trees, args.dim, args.hidden, args.naive_trees = 60, 16, 8, 3
+        args.batch_sizes, args.steps = [5, 20], 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    engine = import_engine()
+    lines: list[str] = []
+
+    def report(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    sst = find_sst(args.sst_dir)
+    load_avg = os.getloadavg() if hasattr(os, "getloadavg") else None
+    report(f"# torch {torch.__version__} on {device}"
+           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else
+              f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+              f"{os.cpu_count()} cores, load average {load_avg[0]:.1f})"))
+
+    if args.check:
+        trees = read_sst(sst / "dev.txt", 16 if not args.tiny else 6)
+        return 0 if check(engine, trees, device, report) else 1
+
+    started = time.perf_counter()
+    trees = read_sst(sst / "train.txt", args.trees)
+    ids, vocab_size = vocabulary_ids(trees)
+    report(f"# {len(trees)} SST training trees ({sum(len(t.children) for t in trees)} nodes), read in "
+           f"{time.perf_counter() - started:.1f} s; x {args.dim}, h {args.hidden}, vocab {vocab_size}")
+    engines = args.engines.split(",")
+    if "dgl" in engines and device.type != "cpu":
+        report("# dgl: skipped (PyPI's DGL is CPU-only)")
+        engines.remove("dgl")
+    if "dgl" in engines:
+        try:
+            from treenets.dgl_interop import import_dgl, to_dgl
+            import_dgl()
+        except ImportError as error:
+            report(f"# dgl: skipped ({error})")
+            engines.remove("dgl")
+
+    results: dict = {"device": str(device), "dim": args.dim, "hidden": args.hidden, "trees": len(trees),
+                     "load_average": load_avg, "threads": torch.get_num_threads(), "batch": {}}
+    order = random.Random(0).sample(range(len(trees)), len(trees))  # one shuffled epoch
+    naive_rate = None
+    for batch_size in args.batch_sizes:
+        chunks = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
+        started = time.perf_counter()
+        batches = [engine.TreeBatch.from_trees([trees[i] for i in chunk], [ids[i] for i in chunk]) for chunk in chunks]
+        collate_ms = (time.perf_counter() - started) / len(trees) * 1000
+        if device.type == "cuda":
+            batches = [b.pin_memory() for b in batches]
+        row = {"collate_ms_per_tree": collate_ms,
+               "levels_per_batch": float(np.mean([b.num_levels for b in batches]))}
+        steps = args.steps or (4 if batch_size >= 128 else 12) * (10 if device.type == "cuda" else 1)
+        trainer = Trainer(engine, vocab_size, args.dim, args.hidden, device)
+        if "engine" in engines:
+            row["engine"] = time_steps(lambda b: engine_step(trainer, b), batches, device, 2, steps,
+                                       lambda b: b.num_trees)
+        if "dgl" in engines:
+            graphs = [(to_dgl(b, torch.empty(b.num_nodes, 0)), b) for b in batches[: max(2, steps // 2) + 1]]
+            row["dgl"] = time_steps(lambda gb: dgl_step(trainer, *gb), graphs, device, 1, max(2, steps // 2),
+                                    lambda gb: gb[1].num_trees)
+        if "naive" in engines and naive_rate is None:  # per-tree cost: independent of the batch size
+            few = order[: args.naive_trees]
+            batch = engine.TreeBatch.from_trees([trees[i] for i in few], [ids[i] for i in few])
+            items = [([trees[i] for i in few], batch)]
+            naive_rate = time_steps(lambda tb: naive_step(trainer, engine, *tb), items, device, 1, 1,
+                                    lambda tb: len(tb[0]))
+        if naive_rate is not None:
+            row["naive"] = naive_rate
+        if args.epoch and "engine" in engines:
+            row["epoch"] = time_epoch(trainer, batches, device)
+        if args.graph_probe and device.type == "cuda":
+            try:
+                row["graph_probe"] = graph_probe(trainer, batches[0], device, 20)
+            except Exception as error:  # a diagnostic: report and go on
+                row["graph_probe"] = {"error": f"{type(error).__name__}: {error}"}
+        results["batch"][batch_size] = row
+        summarize(batch_size, row, len(trees), report)
+
+    results["report"] = lines
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def summarize(batch_size: int, row: dict, num_trees: int, report) -> None:
+    report(f"\n## batch {batch_size}: {row['levels_per_batch']:.1f} levels per batch on average, "
+           f"collation {row['collate_ms_per_tree']:.3f} ms per tree (in DataLoader workers)")
+    for name in ("engine", "dgl", "naive"):
+        if name in row:
+            r = row[name]
+            memory = f"{r['peak_mib']:.0f} MiB" if r["peak_mib"] is not None else "n/a"
+            report(f"{name:7s} {r['trees_per_s']:10.1f} trees/s   peak memory +{memory:>9s}   "
+                   f"({r['trees']} trees in {r['seconds']:.2f} s, loss {r['last_loss']:.3f})")
+    if "engine" in row:
+        for other in ("dgl", "naive"):
+            if other in row:
+                report(f"engine / {other}: {row['engine']['trees_per_s'] / row[other]['trees_per_s']:.1f}x")
+        report(f"SST epoch estimate from the timed steps: {num_trees / row['engine']['trees_per_s']:.2f} s")
+    if "epoch" in row:
+        e = row["epoch"]
+        gpu = f", {e['epoch_gpu_s']:.3f} s between CUDA events" if "epoch_gpu_s" in e else ""
+        report(f"SST epoch measured: {e['epoch_s']:.3f} s wall ({e['steps']} steps){gpu}")
+    if "graph_probe" in row:
+        report(f"graph probe (one batch, fwd+bwd): {row['graph_probe']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
