@@ -298,7 +298,8 @@ def graph_probe(trainer, batch, device, replays: int) -> dict:
 # ---------------------------------------------------------------------------- correctness on a device
 def check(engine, trees, device, report) -> bool:
     """Batched == naive reference on ``device`` (float64 and float32), for every tree encoder,
-    in outputs and in every gradient; and the device agrees with the CPU. Returns success."""
+    in outputs and in every gradient; the device agrees with the CPU; on CUDA, no host-device
+    synchronisation. Returns success."""
     ids, _ = vocabulary_ids(trees)
     batch = engine.TreeBatch.from_trees(trees, ids).to(device)
     makers = {"nary": lambda: engine.NaryTreeLSTM(12, 8), "childsum": lambda: engine.ChildSumTreeLSTM(12, 8),
@@ -324,6 +325,8 @@ def check(engine, trees, device, report) -> bool:
             ok &= passed
             report(f"check {name:8s} {str(dtype):14s} on {device}: max relative error {worst:.2e} "
                    f"(tolerance {tolerance[dtype]:.0e}) {'ok' if passed else 'FAILED'}")
+            if device.type == "cuda" and dtype == torch.float32:
+                ok &= check_no_sync(encoder, batch, x, report, name)
             if dtype == torch.float64 and device.type != "cpu":
                 cpu_encoder = make().double()
                 cpu_encoder.load_state_dict({k: v.cpu() for k, v in encoder.state_dict().items()})
@@ -333,6 +336,23 @@ def check(engine, trees, device, report) -> bool:
                 report(f"check {name:8s} {device} vs cpu float64: max abs difference {gap:.2e} "
                        f"{'ok' if gap <= 1e-10 else 'FAILED'}")
     return ok
+
+
+def check_no_sync(encoder, batch, x, report, name) -> bool:
+    """Forward and backward must never wait for the device (torch raises on a synchronising call)."""
+    leaf = x.detach().clone().requires_grad_(True)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        encoder(batch, leaf).sum().backward()
+        passed, detail = True, "none"
+    except RuntimeError as error:
+        passed, detail = False, str(error).splitlines()[0]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    report(f"check {name:8s} host-device synchronisations in forward + backward: {detail} "
+           f"{'ok' if passed else 'FAILED'}")
+    return passed
 
 
 # ---------------------------------------------------------------------------- main
