@@ -35,4 +35,5 @@ rule all:
 
 
 onsuccess:
-    print(f"Tables: {RESULTS}/tables/ ({', '.join(f'{d}.md' for d in config['datasets'])}); plots: {RESULTS}/plots/")
+    if config["datasets"]:
+        print(f"Tables: {RESULTS}/tables/ ({', '.join(f'{d}.md' for d in config['datasets'])}); plots: {RESULTS}/plots/")

@@ -15,17 +15,17 @@ from treenets import report
 from treenets.anchors import ANCHORS, published
 from treenets.cli import main
 from treenets.errors import InputError
-from treenets.evaluate import relatedness_table, sentiment_table, write_table
+from treenets.evaluate import output_path, relatedness_table, sentiment_table, write_table
 
 
 def make_run(run_dir: Path, test_metrics: dict, dev_curve: list[dict], predictions: pd.DataFrame) -> Path:
     """A run directory as treenets train + evaluate leave it."""
     run_dir.mkdir(parents=True)
-    (run_dir / report.TEST_METRICS_FILE).write_text(json.dumps(test_metrics))
+    output_path(run_dir, "metrics", "test", ".json").write_text(json.dumps(test_metrics))
     (run_dir / report.EPOCHS_FILE).write_text("".join(
         json.dumps({"epoch": epoch, "train_loss": 1.0 / epoch, "dev": dev, "seconds": 1.0}) + "\n"
         for epoch, dev in enumerate(dev_curve, 1)))
-    write_table(predictions, run_dir / report.PREDICTIONS_FILE)
+    write_table(predictions, output_path(run_dir, "predictions", "test", ".tsv"))
     return run_dir
 
 
@@ -137,7 +137,7 @@ def test_bad_run_files_name_the_file(sick_runs, tmp_path):
     with pytest.raises(InputError) as error:
         report.load_run("lstm", run_dir, "relatedness")
     assert str(error.value).startswith(f"{run_dir / report.EPOCHS_FILE}:2: ")
-    (run_dir / report.TEST_METRICS_FILE).write_text('{"spearman": 0.7}')
+    output_path(run_dir, "metrics", "test", ".json").write_text('{"spearman": 0.7}')
     with pytest.raises(InputError, match="no pearson among the test metrics"):
         report.load_run("lstm", run_dir, "relatedness")
     with pytest.raises(InputError, match="cannot read"):

@@ -31,8 +31,8 @@ import pandas as pd
 
 from treenets.anchors import published
 from treenets.errors import InputError
-from treenets.evaluate import (NOT_BINARY, RELATEDNESS_METRICS, SENTIMENT_METRICS, binary_gold, paired_bootstrap,
-                               read_predictions)
+from treenets.evaluate import (NOT_BINARY, RELATEDNESS_METRICS, SENTIMENT_METRICS, binary_gold, output_path,
+                               paired_bootstrap, read_predictions)
 from treenets.files import atomic_write
 
 TASKS = ("relatedness", "sentiment")
@@ -46,10 +46,7 @@ LABELS = {
     "fine_root": "Fine-grained", "binary_root": "Binary", "fine_all": "Fine (all)", "binary_all": "Binary (all)",
 }
 SIGNIFICANCE_LEVEL = 0.05
-# The files of a run directory that the report reads (written by treenets train / evaluate).
-EPOCHS_FILE = "epochs.jsonl"
-TEST_METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.tsv"
+EPOCHS_FILE = "epochs.jsonl"  # treenets.train.EPOCHS (that module imports torch; the report does not)
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,7 @@ class Run:
 
     @property
     def predictions(self) -> Path:
-        return self.run_dir / PREDICTIONS_FILE
+        return output_path(self.run_dir, "predictions", "test", ".tsv")
 
 
 def _scale(task: str) -> float:
@@ -105,15 +102,16 @@ def load_run(model: str, run_dir: str | os.PathLike, task: str) -> Run:
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose {' or '.join(TASKS)}")
     run_dir = Path(run_dir)
-    raw = _read_json(run_dir / TEST_METRICS_FILE)
+    metrics_file = output_path(run_dir, "metrics", "test", ".json")
+    raw = _read_json(metrics_file)
     metrics = {}
     for name in METRICS[task]:
         if name in raw:
             if isinstance(raw[name], bool) or not isinstance(raw[name], (int, float)):
-                raise InputError(f"{name}: expected a number, got {raw[name]!r}", run_dir / TEST_METRICS_FILE)
+                raise InputError(f"{name}: expected a number, got {raw[name]!r}", metrics_file)
             metrics[name] = float(raw[name]) * _scale(task)
     if not set(MAIN_METRICS[task]) & set(metrics):
-        raise InputError(f"no {' or '.join(MAIN_METRICS[task])} among the test metrics", run_dir / TEST_METRICS_FILE)
+        raise InputError(f"no {' or '.join(MAIN_METRICS[task])} among the test metrics", metrics_file)
     return Run(model, run_dir, metrics, _read_epochs(run_dir / EPOCHS_FILE, task))
 
 
