@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from treenets.batching import SequenceBatch
 from treenets.config import load_config
 from treenets.evaluate import evaluate, read_predictions, relatedness_metrics, sentiment_accuracy
 from treenets.files import sha256_file
@@ -122,6 +124,39 @@ def test_sst_tree_lstm_beats_the_majority_class(sst, tmp_path):
     assert state["epoch"] == summary["best_epoch"]
 
 
+def test_paper_l2_is_the_gradient_of_half_lambda_theta_squared(sick):
+    from treenets.models import build_model
+    from treenets.train import decay_weights, make_optimizer
+
+    config = sick("optimizer.l2=0.01", "optimizer.name=sgd", "embeddings.frozen=false")  # SGD: updates are linear
+    torch.manual_seed(0)
+    model = build_model(config.model, "relatedness", np.random.default_rng(0).normal(size=(9, 4)),
+                        freeze_embeddings=False, score_range=(1, 5))
+    with_penalty, without_l2 = copy.deepcopy(model), copy.deepcopy(model)
+    left = SequenceBatch(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
+    right = SequenceBatch(torch.tensor([[7, 8], [2, 0]]), torch.tensor([2, 1]))
+
+    def step(m, optimizer, penalty=0.0):
+        (m.loss(m(left, right), torch.tensor([4.2, 1.5])) + penalty).backward()
+        optimizer.step()
+
+    step(model, make_optimizer(config, model))
+    # the same step with 0.5 * lambda * ||theta||^2 written into the loss and no weight decay
+    step(with_penalty, torch.optim.SGD(with_penalty.parameter_groups(0.1, 0.1), lr=0.1),
+         0.5 * 0.01 * sum(p.pow(2).sum() for p in with_penalty.l2_parameters()))
+    step(without_l2, torch.optim.SGD(without_l2.parameter_groups(0.1, 0.1), lr=0.1))
+    for (name, a), b, c in zip(model.named_parameters(), with_penalty.parameters(), without_l2.parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+        assert name.startswith("embedding.") or not torch.allclose(a, c), name  # the L2 term did something
+    # decoupled decay shrinks the regularised weights only, after the step
+    decoupled = sick("optimizer.l2=0.01", "optimizer.l2_mode=weight_decay", "embeddings.frozen=false")
+    optimizer = make_optimizer(decoupled, model)
+    embedding, weights = model.embedding.weight.detach().clone(), model.l2_parameters()[0].detach().clone()
+    decay_weights(decoupled, optimizer)
+    torch.testing.assert_close(model.embedding.weight, embedding)
+    torch.testing.assert_close(model.l2_parameters()[0], weights * (1 - 0.1 * 0.01))
+
+
 def test_same_config_and_seed_give_identical_runs(sick, tmp_path):
     config = sick("model.dropout=0.3", "training.epochs=2", train=200, dev=80)
     train(config, tmp_path / "a")
@@ -194,7 +229,6 @@ train(load_config(sys.argv[1]), sys.argv[2])
 """
 
 
-@pytest.mark.slow
 def test_kill_and_resume_ends_like_an_uninterrupted_run(sick, tmp_path):
     import yaml
 

@@ -138,7 +138,8 @@ class OptimizerConfig:
     name: Literal["adagrad", "adam", "sgd"] = "adagrad"
     lr: float = 0.05
     # L2 on every parameter but the embeddings. "paper": 0.5 * l2 * ||theta||^2 added to each
-    # minibatch's mean loss (Tai et al.'s code); "weight_decay": the optimizer's weight_decay=l2.
+    # minibatch's mean loss (Tai et al.'s code); "weight_decay": decoupled weight decay,
+    # theta <- theta - lr * l2 * theta after each step (as AdamW).
     l2: float = 1e-4
     l2_mode: Literal["paper", "weight_decay"] = "paper"
     clip_norm: float | None = None  # clip the global gradient norm to this

@@ -217,21 +217,31 @@ def build(config: Config, architecture: Architecture, embeddings: np.ndarray):
 
 
 def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """The optimizer over ``model.parameter_groups``, with L2 on every group but the embeddings.
+
+    ``l2_mode: paper`` is Tai et al.'s 0.5 * lambda * ||theta||^2 added to each minibatch's mean
+    loss; its gradient, lambda * theta, is exactly what torch's (coupled) ``weight_decay`` adds to
+    the gradient before the Adagrad / SGD / Adam update, so that is how it is applied.
+    ``l2_mode: weight_decay`` is decoupled weight decay instead (:func:`decay_weights`).
+    """
     opt = config.optimizer
     regularised = {id(p) for p in model.l2_parameters()}
     groups = model.parameter_groups(opt.lr, config.embeddings.lr or opt.lr)
-    for group in groups:  # weight decay, if chosen, on everything but the embeddings
-        is_regularised = all(id(p) in regularised for p in group["params"])
-        group["weight_decay"] = opt.l2 if opt.l2_mode == "weight_decay" and is_regularised else 0.0
+    for group in groups:
+        group["regularised"] = all(id(p) in regularised for p in group["params"])
+        group["weight_decay"] = opt.l2 if opt.l2_mode == "paper" and group["regularised"] else 0.0
     optimizers = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
     return optimizers[opt.name](groups, lr=opt.lr)
 
 
-def l2_penalty(config: Config, model: torch.nn.Module) -> torch.Tensor | float:
-    """Tai et al.'s 0.5 * lambda * ||theta||^2 over the non-embedding parameters, once per minibatch."""
-    if config.optimizer.l2_mode != "paper" or config.optimizer.l2 == 0:
-        return 0.0
-    return 0.5 * config.optimizer.l2 * sum(p.pow(2).sum() for p in model.l2_parameters())
+@torch.no_grad()
+def decay_weights(config: Config, optimizer: torch.optim.Optimizer) -> None:
+    """Decoupled weight decay (Loshchilov & Hutter 2019): theta <- theta - lr * lambda * theta after a step."""
+    if config.optimizer.l2_mode != "weight_decay" or config.optimizer.l2 == 0:
+        return
+    for group in optimizer.param_groups:
+        if group["regularised"]:
+            torch._foreach_mul_(group["params"], 1 - group["lr"] * config.optimizer.l2)
 
 
 # --------------------------------------------------------------------------- one epoch
@@ -255,34 +265,46 @@ def batch_loss(model, batch: Batch) -> torch.Tensor:
 
 
 def run_epoch(model, optimizer, loader, config: Config, epoch: int, device) -> tuple[float, float, int]:
-    """Train one epoch; returns (mean loss per example, seconds, sentences)."""
+    """Train one epoch; returns (mean loss per example, seconds, sentences).
+
+    A batch's loss and gradient norm are read back one batch late, while the device works on the
+    next batch (reading them at once would stall the GPU every batch). A non-finite value still
+    stops the run naming its batch, before any checkpoint holds its weights.
+    """
     model.train()
     params = [p for group in optimizer.param_groups for p in group["params"]]
     total_loss, examples, sentences, start = 0.0, 0, 0, time.perf_counter()
     progress = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, disable=None, file=sys.stderr)
+    pending = None  # (batch number, batch size, tensor [loss, gradient norm]) not read yet
+
+    def read(number: int, size: int, values: torch.Tensor) -> float:
+        loss, norm = values.tolist()
+        for what, value in (("the loss", loss), ("the gradient norm", norm)):
+            if not math.isfinite(value):
+                raise DivergedError(f"epoch {epoch}, batch {number}: {what} is {value} "
+                                    "(lower optimizer.lr or set optimizer.clip_norm)")
+        return loss * size
+
     for number, batch in enumerate(progress, 1):
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
         loss = batch_loss(model, batch)
-        (loss + l2_penalty(config, model)).backward()
-        grads = [p.grad for p in params if p.grad is not None]
-        norm = torch.nn.utils.get_total_norm(grads)
-        loss_value, norm_value = torch.stack([loss.detach(), norm]).tolist()  # one device sync per batch
-        if not math.isfinite(loss_value):
-            raise DivergedError(f"epoch {epoch}, batch {number}: the loss is {loss_value} "
-                                "(lower optimizer.lr or set optimizer.clip_norm)")
-        if not math.isfinite(norm_value):
-            raise DivergedError(f"epoch {epoch}, batch {number}: the gradient norm is {norm_value} "
-                                "(lower optimizer.lr or set optimizer.clip_norm)")
+        loss.backward()
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
         if config.optimizer.clip_norm is not None:
             torch.nn.utils.clip_grads_with_norm_(params, config.optimizer.clip_norm, norm)
         optimizer.step()
+        decay_weights(config, optimizer)
         model.constrain_()  # IndRNN's recurrent weight bound; a no-op for other models
-        total_loss += loss_value * batch.size
+        if pending is not None:
+            total_loss += read(*pending)
+        pending = (number, batch.size, torch.stack([loss.detach(), norm]))
         examples += batch.size
         sentences += batch.size * len(batch.inputs)
         elapsed = time.perf_counter() - start
-        progress.set_postfix(loss=f"{total_loss / examples:.4f}", sent_per_s=f"{sentences / elapsed:.0f}")
+        progress.set_postfix(loss=f"{total_loss / max(examples - batch.size, 1):.4f}",
+                             sent_per_s=f"{sentences / elapsed:.0f}")
+    total_loss += read(*pending)
     return total_loss / examples, time.perf_counter() - start, sentences
 
 
