@@ -87,6 +87,44 @@ def _add_report(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _add_study(subparsers) -> None:
+    study = subparsers.add_parser(
+        "study", help="gradient-flow and sequence-length study: grad-norms, adding, speed",
+        description="The gradient-flow and sequence-length study of the recurrent and tree encoders. Settings: "
+                    "the study: section of --config (treenets.study.config), then --set overrides.",
+    )
+    parts = study.add_subparsers(dest="part", required=True, metavar="PART")
+    for part, text in (
+        ("grad-norms", "||dL/dh_t|| per step (RNN, LSTM, GRU, IndRNN) and per depth (Tree-LSTM on SST), "
+                       "at initialisation and after a short training: grad_norms.{csv,png}"),
+        ("adding", "the adding problem for every model and T, with and without clipping: adding.{csv,md,png}"),
+        ("speed", "training steps per second against T: speed.{csv,md,png}"),
+    ):
+        parser = parts.add_parser(part, help=text, description=text)
+        parser.add_argument("--out", required=True, help="the folder the files go to (results/<experiment>/study)")
+        parser.add_argument("--config", default=None, help="an experiment YAML; its study: section is read")
+        parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+                            help="override a setting, e.g. study.adding.steps=2000 (repeatable)")
+        parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                            help="shorthand for --set study.device=DEVICE")
+
+    def run(args) -> None:
+        import importlib
+        import logging
+
+        from treenets.study.config import load_study_config
+        from treenets.train import resolve_device
+
+        device_override = [f"study.device={args.device}"] if args.device else []
+        config = load_study_config(args.config, args.overrides + device_override)
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        module = importlib.import_module(f"treenets.study.{args.part.replace('-', '_')}")
+        for path in module.run(config, args.out, resolve_device(config.device)).values():
+            print(path)
+
+    study.set_defaults(func=run)
+
+
 def _add_train(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train a model from a YAML config; rerun the same command to resume after a kill",
@@ -146,7 +184,7 @@ def _add_significance(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-_COMMANDS: list = [_add_fetch, _add_report, _add_train, _add_evaluate, _add_significance]
+_COMMANDS: list = [_add_fetch, _add_report, _add_study, _add_train, _add_evaluate, _add_significance]
 
 
 def main(argv: list[str] | None = None) -> int:
