@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,15 +50,26 @@ def _move(obj, device, non_blocking: bool):
     return dataclasses.replace(obj, **changes)
 
 
-def _as_ids(ids, expected: int, what: str) -> np.ndarray:
-    array = np.asarray(ids.cpu() if isinstance(ids, torch.Tensor) else ids)
-    if array.ndim != 1 or (array.size and not np.issubdtype(array.dtype, np.integer)):
-        raise InputError(f"{what}: expected a flat sequence of integer vocabulary ids")
-    if array.size != expected:
-        raise InputError(f"{what}: {array.size} token ids for {expected} tokens")
-    if array.size and array.min() < 0:
-        raise InputError(f"{what}: negative token id {int(array.min())}")
-    return array.astype(np.int64, copy=False)
+def _flat_ids(token_ids, expected: Sequence[int] | None, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """All sequences' ids concatenated (int64) and their lengths; ``expected`` lengths if given.
+
+    Raises :class:`InputError` naming the sequence (``what`` and its index) that is wrong.
+    """
+    rows = [ids.tolist() if isinstance(ids, torch.Tensor) else ids for ids in token_ids]
+    lengths = np.fromiter(map(len, rows), np.int64, len(rows))
+    if expected is not None:
+        for index in np.flatnonzero(lengths != np.asarray(expected, dtype=np.int64))[:1]:
+            raise InputError(f"{what} {index}: {lengths[index]} token ids for {expected[index]} tokens")
+    items = list(chain.from_iterable(rows))
+    flat = np.asarray(items)
+    owner = lambda position: int(np.searchsorted(np.cumsum(lengths), position, side="right"))  # noqa: E731
+    if flat.size and (flat.ndim != 1 or not np.issubdtype(flat.dtype, np.integer)):
+        bad = next(k for k, i in enumerate(items) if not isinstance(i, (int, np.integer)))
+        raise InputError(f"{what} {owner(bad)}: expected a flat sequence of integer vocabulary ids")
+    if flat.size and flat.min() < 0:
+        bad = int(np.argmin(flat))
+        raise InputError(f"{what} {owner(bad)}: negative token id {int(flat[bad])}")
+    return flat.astype(np.int64, copy=False), lengths
 
 
 def _heights(parents: np.ndarray, is_leaf: np.ndarray) -> np.ndarray:
@@ -80,6 +92,8 @@ def _heights(parents: np.ndarray, is_leaf: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TreeBatch:
+    """A collated batch of trees and its level schedule (see the module docstring)."""
+
     # ---- batch order (each tree's nodes contiguous) ----
     word_ids: torch.Tensor  # [N] long: vocabulary id of the node's token, 0 for phrase nodes
     has_word: torch.Tensor  # [N] bool
@@ -143,28 +157,26 @@ class TreeBatch:
             raise InputError("cannot batch zero trees")
         if len(token_ids) != len(trees):
             raise InputError(f"{len(token_ids)} token id sequences for {len(trees)} trees")
-        sizes = np.array([len(t.children) for t in trees], dtype=np.int64)
+        ids, _ = _flat_ids(token_ids, [t.num_tokens for t in trees], "tree")
+        sizes = np.fromiter((len(t.children) for t in trees), np.int64, len(trees))
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         n = int(offsets[-1])
-
+        tree_start = np.repeat(offsets[:-1], sizes)  # per node: its tree's first node
+        has_word = np.arange(n) - tree_start < np.repeat([t.num_tokens for t in trees], sizes)
         word_ids = np.zeros(n, dtype=np.int64)
-        has_word = np.zeros(n, dtype=bool)
-        labels = np.full(n, -1, dtype=np.int64)
+        word_ids[has_word] = ids
+        labels = np.fromiter(
+            chain.from_iterable(t.labels if t.labels is not None else repeat(-1, len(t.children)) for t in trees),
+            np.int64, n,
+        )
+        # every child, in the order the children lists give them: its id, parent and rank among siblings
+        children = list(chain.from_iterable(t.children for t in trees))
+        num_children = np.fromiter(map(len, children), np.int64, n)
+        kid_parent = np.repeat(np.arange(n), num_children)
+        kid_ids = np.fromiter(chain.from_iterable(children), np.int64, len(kid_parent)) + tree_start[kid_parent]
+        kid_rank = np.arange(len(kid_ids)) - np.repeat(np.cumsum(num_children) - num_children, num_children)
         parents = np.full(n, -1, dtype=np.int64)
-        ranks = np.zeros(n, dtype=np.int64)  # index of a node among its parent's children
-        num_children = np.zeros(n, dtype=np.int64)
-        for b, (tree, ids) in enumerate(zip(trees, token_ids)):
-            start, t = int(offsets[b]), tree.num_tokens
-            word_ids[start:start + t] = _as_ids(ids, t, f"tree {b}")
-            has_word[start:start + t] = True
-            if tree.labels is not None:
-                labels[start:start + len(tree.labels)] = tree.labels
-            kids = [k for ks in tree.children for k in ks]
-            parents[start + np.array(kids, dtype=np.int64)] = start + np.repeat(
-                np.arange(len(tree.children)), [len(ks) for ks in tree.children]
-            )
-            ranks[start + np.array(kids, dtype=np.int64)] = [r for ks in tree.children for r in range(len(ks))]
-            num_children[start:start + len(tree.children)] = [len(ks) for ks in tree.children]
+        parents[kid_ids] = kid_parent
 
         is_leaf = num_children == 0
         heights = _heights(parents, is_leaf)
@@ -176,13 +188,12 @@ class TreeBatch:
 
         max_children = int(num_children.max())
         child_slots = np.full((n, max_children), n, dtype=np.int64)
-        kids = np.flatnonzero(parents >= 0)
-        kid_parent_pos = position[parents[kids]]
-        child_slots[kid_parent_pos, ranks[kids]] = position[kids]
+        kid_parent_pos = position[kid_parent]
+        child_slots[kid_parent_pos, kid_rank] = position[kid_ids]
 
         # Children grouped by their parent's position (and left to right within a parent).
-        grouped = np.lexsort((ranks[kids], kid_parent_pos))
-        kid_positions = position[kids][grouped]
+        grouped = np.lexsort((kid_rank, kid_parent_pos))
+        kid_positions = position[kid_ids][grouped]
         kid_parent_pos = kid_parent_pos[grouped]
         parent_level = heights[order][kid_parent_pos]
         kid_parent_in_level = kid_parent_pos - level_bounds[parent_level]
@@ -228,15 +239,13 @@ class SequenceBatch:
     def from_token_ids(cls, token_ids: Sequence[Sequence[int]], labels: Sequence[int] | None = None) -> "SequenceBatch":
         if len(token_ids) == 0:
             raise InputError("cannot batch zero sequences")
-        rows = [np.asarray(ids.cpu() if isinstance(ids, torch.Tensor) else ids) for ids in token_ids]
-        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        ids, lengths = _flat_ids(token_ids, None, "sequence")
         if lengths.min() == 0:
             raise InputError(f"sequence {int(np.argmin(lengths))} is empty (no tokens)")
-        padded = np.zeros((len(rows), int(lengths.max())), dtype=np.int64)
-        for b, row in enumerate(rows):
-            padded[b, : len(row)] = _as_ids(row, len(row), f"sequence {b}")
-        if labels is not None and len(labels) != len(rows):
-            raise InputError(f"{len(labels)} labels for {len(rows)} sequences")
+        padded = np.zeros((len(lengths), int(lengths.max())), dtype=np.int64)
+        padded[np.arange(padded.shape[1]) < lengths[:, None]] = ids
+        if labels is not None and len(labels) != len(lengths):
+            raise InputError(f"{len(labels)} labels for {len(lengths)} sequences")
         return cls(
             token_ids=torch.from_numpy(padded),
             lengths=torch.from_numpy(lengths),
