@@ -114,9 +114,10 @@ def read_sst(path: Path, limit: int | None) -> list:
         lines = [line.rstrip("\n") for line, _ in zip(handle, range(limit or 10**9))]
     try:
         from treenets.trees import Tree
+
+        return [Tree.from_ptb(line) for line in lines]
     except ImportError:  # no nltk here
         return [parse_brackets(line) for line in lines]
-    return [Tree.from_ptb(line) for line in lines]
 
 
 def find_sst(explicit: str | None) -> Path:
