@@ -159,7 +159,9 @@ def test_paper_l2_is_the_gradient_of_half_lambda_theta_squared(sick):
 
 def test_same_config_and_seed_give_identical_runs(sick, tmp_path):
     config = sick("model.dropout=0.3", "training.epochs=2", train=200, dev=80)
+    before = torch.are_deterministic_algorithms_enabled()
     train(config, tmp_path / "a")
+    assert torch.are_deterministic_algorithms_enabled() == before  # the caller's setting is back
     train(config, tmp_path / "b")
     assert history(tmp_path / "a") == history(tmp_path / "b")
     a, b = (torch.load(tmp_path / run / CHECKPOINT_BEST, weights_only=True)["model"] for run in ("a", "b"))

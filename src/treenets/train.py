@@ -24,6 +24,7 @@ nltk and stanza are needed only to read SST's PTB brackets or to parse.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import json
@@ -74,15 +75,26 @@ def resolve_device(choice: str) -> torch.device:
     return torch.device(choice)
 
 
-def seed_everything(seed: int, device: torch.device) -> None:
-    """Seed python, numpy and torch; require deterministic algorithms (warn only on CUDA, where
-    some scatter/index kernels have no deterministic version)."""
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(device: torch.device):
+    """Require deterministic algorithms while training (warn only on CUDA, where some scatter and
+    index kernels have no deterministic version); the caller's settings are restored after."""
+    previous = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+                torch.backends.cudnn.benchmark)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
     torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
     torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.backends.cudnn.benchmark = previous[2]
 
 
 def versions(dataset_files: Sequence[Path], embeddings_source: str, device: torch.device) -> dict:
@@ -385,7 +397,12 @@ def train(config: Config, run_dir: str | os.PathLike) -> dict:
     if (run_dir / DONE).exists():
         return json.loads((run_dir / DONE).read_text())
     device = resolve_device(config.training.device)
-    seed_everything(config.training.seed, device)
+    with deterministic_algorithms(device):
+        return _train(config, run_dir, device)
+
+
+def _train(config: Config, run_dir: Path, device: torch.device) -> dict:
+    seed_everything(config.training.seed)
     dataset = load_dataset(config)
     vocab = Vocab.build(dataset.sentences())
     vocab.save(run_dir / VOCAB)
