@@ -26,11 +26,13 @@ include: "workflow/rules/fetch.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/study.smk"
 
 
 rule all:
     input:
         report_outputs(),
+        STUDY_OUTPUTS,
     default_target: True
 
 
