@@ -50,7 +50,7 @@ def test_train_evaluate_significance(sick_config, tmp_path, capsys):
         assert code == 0 and json.loads(out)["examples"] == 60
         assert json.loads((tmp_path / name / "metrics.json").read_text()) == json.loads(out)
     code, out, _ = run(capsys, "evaluate", "--run-dir", str(tmp_path / "a"), "--split", "dev")
-    assert code == 0 and (tmp_path / "a" / "metrics-dev.json").exists() and (tmp_path / "a" / "predictions-dev.tsv").exists()
+    assert code == 0 and all((tmp_path / "a" / name).exists() for name in ("metrics-dev.json", "predictions-dev.tsv"))
 
     code, out, _ = run(capsys, "significance", str(tmp_path / "a" / "predictions.tsv"),
                        str(tmp_path / "b" / "predictions.tsv"), "--resamples", "300")

@@ -78,7 +78,7 @@ def test_sst_sequences_phrases_and_binary(data_mirror):
     assert len(dataset.phrases["dev"]) > 12 * 10
     binary = load_dataset(sst_config(data_mirror, data={"limit": {"dev": 12}}, sentiment={"classes": 2}), ["dev"])
     neutral = {example.id for example in dataset.splits["dev"] if example.target == 2}
-    assert neutral and {example.id for example in binary.splits["dev"]} == {e.id for e in dataset.splits["dev"]} - neutral
+    assert neutral and {e.id for e in binary.splits["dev"]} == {e.id for e in dataset.splits["dev"]} - neutral
     assert all(phrase.target != 2 for phrase in binary.phrases["dev"])
 
 

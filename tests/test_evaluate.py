@@ -54,7 +54,8 @@ def test_sentiment_metrics_by_hand():
     one_hot = np.eye(5)
     root_gold = [0, 1, 2, 3, 4]
     root_probabilities = one_hot[[0, 3, 2, 3, 2]]  # fine right: 0, 2, 3 -> 3/5
-    # binary: gold 2 excluded; 0 -> neg (right), 1 -> pos (wrong), 3 -> pos (right), 4 -> neutral argmax: mass 0/0 -> neg (wrong)
+    # binary: gold 2 excluded; 0 -> neg (right), 1 -> pos (wrong), 3 -> pos (right),
+    # 4 -> the neutral one-hot: mass 0 / 0, a tie -> neg (wrong)
     phrase_gold = [4, 4, 2, 0]
     phrase_probabilities = one_hot[[4, 3, 1, 1]]  # fine 1/4; binary (gold 2 out): pos, pos, neg all right -> 3/3
     metrics = sentiment_metrics(root_gold, root_probabilities, phrase_gold, phrase_probabilities)

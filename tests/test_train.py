@@ -262,5 +262,6 @@ def test_kill_and_resume_ends_like_an_uninterrupted_run(sick, tmp_path):
     assert f"resuming {killed} after epoch" in resumed.stderr
     assert history(killed) == history(tmp_path / "uninterrupted")
     assert json.loads((killed / DONE).read_text()) == json.loads((tmp_path / "uninterrupted" / DONE).read_text())
-    a, b = (torch.load(run / CHECKPOINT_BEST, weights_only=True)["model"] for run in (killed, tmp_path / "uninterrupted"))
+    a, b = (torch.load(run / CHECKPOINT_BEST, weights_only=True)["model"]
+            for run in (killed, tmp_path / "uninterrupted"))
     assert all(torch.equal(a[key], b[key]) for key in a)

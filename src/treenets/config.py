@@ -322,7 +322,9 @@ def load_config(source: str | os.PathLike | dict, overrides: typing.Iterable[str
     try:
         return from_dict(Config, apply_overrides(data, overrides))
     except InputError as err:
-        raise err.at(path) if path is not None else err
+        if path is None:
+            raise
+        raise err.at(path) from None
 
 
 def apply_overrides(data: dict, overrides: typing.Iterable[str]) -> dict:

@@ -9,8 +9,8 @@ for a sentence pair) and what it is trained towards (``target``):
   ``train_on_phrases`` every other SST phrase becomes one more training example of its own.
 
 Labels stay 5-class here (prediction files always show them); a two-class model is trained on
-:func:`treenets.evaluate.binary_gold` of them. The corpora's readers import nltk lazily (SST's PTB brackets need it); SICK
-and generic pair files, parse stores and GloVe text files need neither nltk nor stanza.
+:func:`treenets.evaluate.binary_gold` of them. Only SST's PTB brackets need nltk (imported when
+read); SICK and generic pair files, parse stores and GloVe text files need neither nltk nor stanza.
 """
 
 from __future__ import annotations

@@ -220,7 +220,8 @@ def paired_bootstrap(
     metric = metric or default_metric(a)
     allowed = ("fine", "binary") if is_sentiment(a) else ("pearson", "spearman", "mse")
     if metric not in allowed:
-        raise InputError(f"metric {metric!r} does not apply to these predictions; choose {' or '.join(allowed)}", a_path)
+        raise InputError(f"metric {metric!r} does not apply to these predictions; choose {' or '.join(allowed)}",
+                         a_path)
     for table, path in ((a, a_path), (b, b_path)):
         if metric == "fine" and table["predicted"].isna().any():
             raise InputError("no fine-grained predictions (a two-class model): use --metric binary", path)
