@@ -221,21 +221,38 @@ def _rss_kib(field: str) -> int:
     raise KeyError(field)
 
 
-def time_steps(run_step, items, device, warmup: int, steps: int, trees_of) -> dict:
-    """Trees per second over ``steps`` steps (after ``warmup``), cycling through ``items``."""
-    for item in items[:warmup]:
-        run_step(item)
+def time_interleaved(runners: dict, device) -> dict:
+    """Trees per second of each runner over its timed steps.
+
+    ``runners[name] = (run_step, items, warmup, steps, trees_of)``; step k runs ``items[warmup + k]``
+    (cycling). The runners take turns step by step, so that a load that changes on shared cores
+    hits them alike and their ratios stay meaningful. Peak memory: the largest of any one step.
+    """
+    for run_step, items, warmup, _, _ in runners.values():
+        for item in items[:warmup]:
+            run_step(item)
     synchronize(device)
-    timed = [items[(warmup + k) % len(items)] for k in range(steps)]
-    with PeakMemory(device) as memory:
-        start = time.perf_counter()
-        for item in timed:
-            loss = run_step(item)
-        synchronize(device)
-        seconds = time.perf_counter() - start
-    trees = sum(trees_of(item) for item in timed)
-    return {"trees_per_s": trees / seconds, "seconds": seconds, "trees": trees, "steps": steps,
-            "peak_mib": memory.peak, "last_loss": loss.detach().item()}
+    stats = {name: {"seconds": 0.0, "trees": 0, "steps": 0, "peak_mib": None} for name in runners}
+    for k in range(max(runner[3] for runner in runners.values())):
+        for name, (run_step, items, warmup, steps, trees_of) in runners.items():
+            if k >= steps:
+                continue
+            item = items[(warmup + k) % len(items)]
+            with PeakMemory(device) as memory:
+                start = time.perf_counter()
+                loss = run_step(item)
+                synchronize(device)
+                seconds = time.perf_counter() - start
+            row = stats[name]
+            row["seconds"] += seconds
+            row["trees"] += trees_of(item)
+            row["steps"] += 1
+            if memory.peak is not None:
+                row["peak_mib"] = max(memory.peak, row["peak_mib"] or 0.0)
+            row["last_loss"] = loss.detach().item()
+    for row in stats.values():
+        row["trees_per_s"] = row["trees"] / row["seconds"]
+    return stats
 
 
 def time_epoch(trainer, batches, device) -> dict:
@@ -419,7 +436,6 @@ def main(argv=None) -> int:
     results: dict = {"device": str(device), "dim": args.dim, "hidden": args.hidden, "trees": len(trees),
                      "load_average": load_avg, "threads": torch.get_num_threads(), "batch": {}}
     order = random.Random(0).sample(range(len(trees)), len(trees))  # one shuffled epoch
-    naive_rate = None
     for batch_size in args.batch_sizes:
         chunks = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
         started = time.perf_counter()
@@ -431,21 +447,19 @@ def main(argv=None) -> int:
                "levels_per_batch": float(np.mean([b.num_levels for b in batches]))}
         steps = args.steps or (4 if batch_size >= 128 else 12) * (10 if device.type == "cuda" else 1)
         trainer = Trainer(engine, vocab_size, args.dim, args.hidden, device)
+        runners = {}
         if "engine" in engines:
-            row["engine"] = time_steps(lambda b: engine_step(trainer, b), batches, device, 2, steps,
-                                       lambda b: b.num_trees)
+            runners["engine"] = (lambda b: engine_step(trainer, b), batches, 2, steps, lambda b: b.num_trees)
         if "dgl" in engines:
             graphs = [(to_dgl(b, torch.empty(b.num_nodes, 0)), b) for b in batches[: max(2, steps // 2) + 1]]
-            row["dgl"] = time_steps(lambda gb: dgl_step(trainer, *gb), graphs, device, 1, max(2, steps // 2),
-                                    lambda gb: gb[1].num_trees)
-        if "naive" in engines and naive_rate is None:  # per-tree cost: independent of the batch size
+            runners["dgl"] = (lambda gb: dgl_step(trainer, *gb), graphs, 1, max(2, steps // 2),
+                              lambda gb: gb[1].num_trees)
+        if "naive" in engines:  # one step on a few trees: its cost per tree does not depend on the batch
             few = order[: args.naive_trees]
-            batch = engine.TreeBatch.from_trees([trees[i] for i in few], [ids[i] for i in few])
-            items = [([trees[i] for i in few], batch)]
-            naive_rate = time_steps(lambda tb: naive_step(trainer, engine, *tb), items, device, 1, 1,
-                                    lambda tb: len(tb[0]))
-        if naive_rate is not None:
-            row["naive"] = naive_rate
+            naive_batch = engine.TreeBatch.from_trees([trees[i] for i in few], [ids[i] for i in few])
+            runners["naive"] = (lambda tb: naive_step(trainer, engine, *tb), [([trees[i] for i in few], naive_batch)],
+                                0, 1, lambda tb: len(tb[0]))
+        row.update(time_interleaved(runners, device))
         if args.epoch and "engine" in engines:
             row["epoch"] = time_epoch(trainer, batches, device)
         if args.graph_probe and device.type == "cuda":
