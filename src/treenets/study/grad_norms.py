@@ -213,5 +213,6 @@ def run(config: StudyConfig, out_dir: str | os.PathLike, device: torch.device) -
     plot(table, paths["plot"],
          f"Adding problem T={settings.length}, batch {settings.batch_size}, {settings.train_steps} Adam steps; "
          f"SST: {settings.tree.probe_trees} held-out trees, {settings.tree.train_steps} Adagrad steps; "
-         f"hidden {config.models.hidden}; dashed: at initialisation, solid: trained; {describe_device(device)}")
+         f"hidden {config.models.hidden}\ndashed: at initialisation, solid: trained; float64 probe; "
+         f"{describe_device(device)}")
     return paths
