@@ -276,19 +276,17 @@ def time_epoch(trainer, batches, device) -> dict:
 
 
 def graph_probe(trainer, batch, device, replays: int) -> dict:
-    """Forward + backward of one fixed batch eagerly and as a captured CUDA graph (no launch cost).
+    """Encoder + classifier forward and backward of one fixed batch, eagerly and replayed as a
+    captured CUDA graph (no launch cost): how much of the eager step is launch overhead.
 
-    A diagnostic of how much of the eager step is launch overhead, not a way to train (the graph
-    is bound to this one batch's shapes).
+    A diagnostic, not a way to train (the graph is bound to this batch's shapes).
     """
     batch = batch.to(device)
-    word_ids = batch.word_ids.clone()
+    x = trainer.embedding(batch.word_ids).detach().requires_grad_(True)
 
     def forward_backward():
-        x = trainer.embedding(word_ids)
-        loss = F.cross_entropy(trainer.classifier(trainer.encoder(batch, x)), batch.labels, ignore_index=-1)
-        loss.backward()
-        return loss
+        states = trainer.encoder(batch, x)
+        F.cross_entropy(trainer.classifier(states), batch.labels, ignore_index=-1).backward()
 
     def timed(run):
         synchronize(device)
