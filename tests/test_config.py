@@ -111,3 +111,11 @@ def test_file_errors_name_the_file_and_line(tmp_path):
 def test_bad_overrides(override, message):
     with pytest.raises(InputError, match=message):
         load_config(SST_TREE, [override])
+
+
+def test_each_model_has_its_own_default_nonlinearity():
+    from treenets.config import ModelConfig
+
+    assert ModelConfig(name="indrnn").activation == "relu"
+    assert ModelConfig(name="rnn").activation == "tanh"
+    assert ModelConfig(name="indrnn", nonlinearity="tanh").activation == "tanh"

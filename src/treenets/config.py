@@ -36,7 +36,8 @@ class ModelConfig:
     hidden: int = 150  # memory dimension of Tai et al.; RNTN papers use 25-35
     layers: int = 1  # stacked recurrent layers (sequence models)
     bidirectional: bool = False
-    nonlinearity: str = "tanh"  # vanilla RNN / SRNN cell: tanh | relu; IndRNN: relu (default) | tanh
+    # tanh | relu; unset -> each model's own default (tanh for RNN/SRNN cells, relu for IndRNN, as its paper)
+    nonlinearity: str | None = None
     dropout: float = 0.0  # before the classifier / similarity head, where the papers put it
     # IndRNN (Li et al. 2018): |u| <= mag ** (1 / constraint_len); None -> longest training sequence.
     mag: float = 2.0
@@ -58,12 +59,17 @@ class ModelConfig:
                 raise InputError(f"model.{key}: must be >= 1, got {getattr(self, key)}")
         if not 0.0 <= self.dropout < 1.0:
             raise InputError(f"model.dropout: must be in [0, 1), got {self.dropout}")
-        if self.nonlinearity not in ("tanh", "relu"):
+        if self.nonlinearity not in (None, "tanh", "relu"):
             raise InputError(f"model.nonlinearity: tanh or relu, got {self.nonlinearity!r}")
         if self.cell not in ("rnn", "lstm", "gru"):
             raise InputError(f"model.cell: rnn, lstm or gru, got {self.cell!r}")
         if self.mag <= 1.0:
             raise InputError(f"model.mag: must be > 1, got {self.mag}")
+
+    @property
+    def activation(self) -> str:
+        """The recurrence nonlinearity this model uses."""
+        return self.nonlinearity or ("relu" if self.name == "indrnn" else "tanh")
 
     @property
     def is_tree(self) -> bool:

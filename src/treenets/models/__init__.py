@@ -132,15 +132,15 @@ def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = 
     if c.name == "rntn":
         return RNTN(input_dim, hidden)
     if c.name in ("rnn", "lstm", "gru"):
-        return RecurrentEncoder(input_dim, hidden, c.name, c.layers, c.bidirectional, c.nonlinearity)
+        return RecurrentEncoder(input_dim, hidden, c.name, c.layers, c.bidirectional, c.activation)
     if c.name == "indrnn":
         constraint_len = c.constraint_len or max_length
         if constraint_len is None:
             raise InputError("model.constraint_len: IndRNN needs the sequence length that bounds |u| "
                              "(set it, or train on data so that the longest sequence is known)")
-        return IndRNN(input_dim, hidden, c.layers, c.bidirectional, c.nonlinearity, c.mag,
+        return IndRNN(input_dim, hidden, c.layers, c.bidirectional, c.activation, c.mag,
                       constraint_len=constraint_len, residual=c.residual, batch_norm=c.batch_norm)
-    return SlicedRNN(input_dim, hidden, c.slices, c.levels, c.cell, c.layers, c.bidirectional, c.nonlinearity)
+    return SlicedRNN(input_dim, hidden, c.slices, c.levels, c.cell, c.layers, c.bidirectional, c.activation)
 
 
 def build_model(config: ModelConfig, task: str, embeddings: np.ndarray | Tensor, *, freeze_embeddings: bool,
