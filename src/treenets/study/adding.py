@@ -91,7 +91,7 @@ def markdown(table: pd.DataFrame, text: str) -> str:
 
 def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
     plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = plt.subplots(figsize=(9, 4.5))
     for index, (model, runs) in enumerate(table.groupby("model", sort=False)):
         for clipped, style in ((True, "-o"), (False, "--s")):
             line = runs[(runs["clipping"] != NO_CLIPPING) == clipped]
@@ -99,7 +99,7 @@ def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
                       label=f"{model}, {'clipped' if clipped else 'no clipping'}")
     axis.axhline(ADDING_BASELINE_MSE, color="gray", linestyle=":", label="predict the mean (1/6)")
     against_length(axis, "test MSE", title)
-    axis.legend(fontsize=7, ncol=2)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the lines cross the plot
     _save(figure, path)
 
 
