@@ -184,7 +184,136 @@ def _add_significance(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-_COMMANDS: list = [_add_fetch, _add_report, _add_study, _add_train, _add_evaluate, _add_significance]
+def _add_parse(subparsers) -> None:
+    from treenets.parse.stanza_run import DEFAULT_BATCH
+
+    parser = subparsers.add_parser(
+        "parse", help="parse a dataset's sentences with Stanza into a parse store (cached by sentence)",
+        description="Parse every distinct sentence of the data section of a run config (the rows training reads: "
+                    "same files, same limits) with one Stanza Pipeline. Writes OUT/sentences.jsonl (see "
+                    "treenets.parse.store) and OUT/treelstm/<split>/*.toks/.parents/.cparents/.rels; sentences "
+                    "already parsed by the same models come from the cache.",
+    )
+    parser.add_argument("--config", required=True, help="a run's YAML config (its data section is parsed)")
+    parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
+                        help="override a config value, e.g. data.limit.train=100 (repeatable)")
+    parser.add_argument("--models", required=True, help="Stanza models folder (official or bootstrap layout)")
+    parser.add_argument("--out", default=None, help="the parse store folder (default: the config's data.parse_store)")
+    parser.add_argument("--cache", default=None, help="sentence cache shared across datasets (default: OUT/../cache)")
+    parser.add_argument("--tokenize", choices=("pretokenized", "raw"), default="pretokenized",
+                        help="pretokenized: split at spaces; raw: Stanza's tokenizer (official models) "
+                             "(default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto (GPU when there is one), cpu, cuda[:N]")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
+                        help="sentences per Pipeline call (default: %(default)s)")
+    parser.add_argument("--package", default="default", help="official models: the Stanza package")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: OMP_NUM_THREADS)")
+
+    def run(args) -> None:
+        from pathlib import Path
+
+        from treenets.config import load_config
+        from treenets.parse.sentences import dataset_sentences, export_treelstm
+        from treenets.parse.stanza_run import parse_rows
+        from treenets.parse.store import ParseStore
+
+        _set_threads(args.threads)
+        config = load_config(args.config, args.overrides)
+        out = Path(args.out or config.data.parse_store or "")
+        if not args.out and not config.data.parse_store:
+            raise InputError("no output folder: pass --out or set data.parse_store in the config", args.config)
+        splits = dataset_sentences(config)
+        rows = [row for split in splits for column in split.columns.values() for row in column]
+        stats = parse_rows(rows, args.models, out, args.cache or out.parent / "cache",
+                           pretokenized=args.tokenize == "pretokenized", device=args.device,
+                           batch_size=args.batch_size, package=args.package)
+        print(stats.summary())
+        print(export_treelstm(ParseStore(out), splits, out))
+
+    parser.set_defaults(func=run)
+
+
+def _add_parser_models(subparsers) -> None:
+    from treenets.parse.bootstrap import BUDGETS
+    from treenets.parse.models_dir import DEFAULT_DIR
+
+    parser = subparsers.add_parser(
+        "parser-models", help="get Stanza models: download official ones, train small ones here, or check a folder",
+        description="Model folders for `treenets parse`. download: stanza.download (the only step that needs the "
+                    "network); bootstrap: train POS, dependency and constituency models from UD English LinES and "
+                    "the PTB sample over GloVe vectors (no download, no Java) and score them; check: verify that a "
+                    "folder has every file a parse needs.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    download = actions.add_parser("download", help="stanza.download the English parsing models")
+    download.add_argument("--dir", default=DEFAULT_DIR, help="models folder (default: %(default)s)")
+    download.add_argument("--package", default="default", help="Stanza package (default: %(default)s)")
+
+    def run_download(args) -> None:
+        from treenets.parse.models_dir import download_official
+
+        for key, path in download_official(args.dir, args.package).items():
+            print(f"{key}: {path}")
+
+    download.set_defaults(func=run_download)
+
+    check = actions.add_parser("check", help="check that a models folder has every file a parse needs")
+    check.add_argument("--dir", default=DEFAULT_DIR, help="models folder (default: %(default)s)")
+    check.add_argument("--tokenize", choices=("pretokenized", "raw"), default="pretokenized")
+    check.add_argument("--package", default="default")
+
+    def run_check(args) -> None:
+        from treenets.parse.models_dir import model_paths
+
+        for key, path in model_paths(args.dir, args.tokenize == "pretokenized", args.package).items():
+            print(f"{key}: {path}")
+
+    check.set_defaults(func=run_check)
+
+    boot = actions.add_parser("bootstrap", help="train small Stanza models here and report their scores")
+    boot.add_argument("--out", required=True, help="models folder to create (replaced when training succeeds)")
+    boot.add_argument("--budget", choices=tuple(BUDGETS), default="demo",
+                      help="tiny: seconds (tests); demo: a few minutes; full: all data (default: %(default)s)")
+    boot.add_argument("--data-cache", default="data/raw",
+                      help="corpora cache for treenets fetch (TREENETS_DATA_MIRROR first; default: %(default)s)")
+    boot.add_argument("--vectors", default="glove-6b-50d",
+                      help="word vectors: glove-6b-50d (the kumo package) or a GloVe text file (default: %(default)s)")
+    boot.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default: %(default)s)")
+    boot.add_argument("--seed", type=int, default=1)
+    boot.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: OMP_NUM_THREADS)")
+    boot.add_argument("--metrics", default=None, help="also write the metrics JSON here")
+    boot.add_argument("--verbose", action="store_true", help="show Stanza's training log")
+
+    def run_bootstrap(args) -> None:
+        from treenets.files import atomic_write
+        from treenets.parse.bootstrap import bootstrap, fetch_sources
+
+        _set_threads(args.threads)
+        metrics = bootstrap(args.out, fetch_sources(args.data_cache, args.vectors), args.budget, args.device,
+                            args.seed, args.verbose)
+        for split in ("dev", "test"):
+            dep, const = metrics["dependency"][split], metrics["constituency"][split]
+            print(f"{split}: UPOS {dep['upos']:.1f}  UAS {dep['uas']:.1f}  LAS {dep['las']:.1f}  "
+                  f"bracket F1 {const['f1']:.1f}")
+        print(f"training took {sum(metrics['seconds'].values()):.0f} s in all; models in {args.out}")
+        if args.metrics:
+            with atomic_write(args.metrics) as handle:
+                json.dump(metrics, handle, indent=2)
+                handle.write("\n")
+
+    boot.set_defaults(func=run_bootstrap)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+_COMMANDS: list = [_add_fetch, _add_report, _add_study, _add_train, _add_evaluate, _add_significance, _add_parse,
+                   _add_parser_models]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,9 +35,16 @@ from treenets.trees import Tree
 SENTENCES_FILE = "sentences.jsonl"
 
 
+_ASCII_WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
+
+
 def normalise(text: str) -> str:
-    """The sentence with runs of whitespace collapsed to one space and the ends stripped."""
-    return " ".join(text.split())
+    """The sentence with runs of ASCII whitespace collapsed to one space and the ends stripped.
+
+    Only ASCII whitespace: SST tokens such as ``8\xa01/2`` hold a NO-BREAK SPACE that is part of
+    the token, so it must neither split the sentence nor be folded into its key.
+    """
+    return _ASCII_WHITESPACE.sub(" ", text).strip(" ")
 
 
 def sentence_key(text: str) -> str:
@@ -73,7 +81,7 @@ class ParsedSentence:
         return sentence_key(self.text)
 
     def dependency_tree(self) -> Tree:
-        return Tree.from_parents(self.tokens, self.heads)
+        return Tree.from_parents(self.tokens, self.heads, deprels=self.deprels)
 
     def constituency_tree(self) -> Tree:
         return Tree.from_parents(self.tokens, self.cparents)
@@ -94,11 +102,11 @@ class ParsedSentence:
 class ParseStore:
     """The parsed sentences of one directory; :meth:`save` rewrites ``sentences.jsonl`` atomically."""
 
-    def __init__(self, directory: str | os.PathLike):
+    def __init__(self, directory: str | os.PathLike, load: bool = True):
         self.directory = Path(directory)
         self.path = self.directory / SENTENCES_FILE
         self._by_key: dict[str, ParsedSentence] = {}
-        if self.path.exists():
+        if load and self.path.exists():
             self._load()
 
     def _load(self) -> None:
@@ -131,6 +139,15 @@ class ParseStore:
 
     def add(self, parsed: ParsedSentence) -> None:
         self._by_key[parsed.key] = parsed
+
+    @classmethod
+    def write(cls, directory: str | os.PathLike, sentences: Iterable[ParsedSentence]) -> "ParseStore":
+        """A store holding exactly ``sentences`` (whatever ``directory`` held before is replaced)."""
+        store = cls(directory, load=False)
+        for parsed in sentences:
+            store.add(parsed)
+        store.save()
+        return store
 
     def save(self) -> None:
         with atomic_write(self.path) as handle:
