@@ -52,8 +52,8 @@ class Budget:
 
 
 BUDGETS = {
-    "tiny": Budget(ud_train=300, ptb_train=300, tune=50, evaluate=100, pos_steps=40, depparse_steps=40,
-                   constituency_epochs=2, hidden=32, pretrain_words=20000),
+    "tiny": Budget(ud_train=200, ptb_train=200, tune=20, evaluate=40, pos_steps=15, depparse_steps=15,
+                   constituency_epochs=1, hidden=16, pretrain_words=5000),
     "demo": Budget(ud_train=1500, ptb_train=1500, tune=200, evaluate=None, pos_steps=300, depparse_steps=300,
                    constituency_epochs=6, hidden=100, pretrain_words=100000),
     "full": Budget(ud_train=None, ptb_train=None, tune=1000, evaluate=None, pos_steps=3000, depparse_steps=3000,

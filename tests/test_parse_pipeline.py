@@ -1,0 +1,112 @@
+"""Bootstrap parsers trained here on a few hundred real UD / PTB sentences, then real SICK parses.
+
+One tiny training (module fixture, ~20-60 s on two shared cores) serves every test below.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from treenets.cli import main
+from treenets.data.readers import read_sick
+from treenets.datasets import spread
+from treenets.errors import InputError
+from treenets.parse.bootstrap import Sources, bootstrap
+from treenets.parse.models_dir import BOOTSTRAP_MARKER, model_paths
+from treenets.parse.stanza_run import SentenceRow, parse_rows
+from treenets.parse.store import ParseStore
+from treenets.trees import read_treelstm
+
+pytest.importorskip("stanza")
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory, data_mirror):
+    ud = data_mirror / "ud" / "UD_English-LinES"
+    sources = Sources(ud={split: ud / f"en_lines-ud-{split}.conllu" for split in ("train", "dev", "test")},
+                      ptb_zip=data_mirror / "ptb_sample" / "nltk_data" / "corpora" / "treebank.zip")
+    out = tmp_path_factory.mktemp("parsers") / "tiny"
+    metrics = bootstrap(out, sources, "tiny", device="cpu", seed=1, log=lambda line: None)
+    return out, metrics
+
+
+@pytest.fixture(scope="module")
+def sick_rows(data_mirror):
+    path = data_mirror / "sick" / "semeval2014" / "SICK_trial.txt"
+    pairs = read_sick(path)[:40]
+    return [SentenceRow(text, f"{path}: pair {pair.id}") for pair in pairs for text in (pair.a, pair.b)]
+
+
+def test_bootstrap_writes_models_and_metrics(tiny_models):
+    folder, metrics = tiny_models
+    assert json.loads((folder / BOOTSTRAP_MARKER).read_text()) == metrics
+    assert all(path for path in model_paths(folder).values())
+    assert not list(folder.glob("*.conllu")) and not (folder.parent / ".tiny.partial").exists()
+    assert metrics["sizes"]["ud_train"] == 200 and metrics["sizes"]["ptb_train"] == 200
+    for split in ("dev", "test"):
+        dep, const = metrics["dependency"][split], metrics["constituency"][split]
+        assert 0 <= dep["las"] <= dep["uas"] <= 100 and 0 < dep["upos"] <= 100
+        assert 0 <= const["f1"] <= 100
+    assert set(metrics["seconds"]) >= {"pretrain", "pos", "depparse", "constituency"}
+
+
+def test_parse_is_binary_over_the_tokens_and_cached(tiny_models, sick_rows, tmp_path):
+    folder, _ = tiny_models
+    first = parse_rows(sick_rows, folder, tmp_path / "a", tmp_path / "cache", device="cpu", batch_size=16)
+    distinct = len({row.text for row in sick_rows})
+    assert (first.sentences, first.parsed, first.from_cache) == (distinct, distinct, 0)
+    store = ParseStore(tmp_path / "a")
+    assert len(store) == distinct
+    for row in sick_rows:
+        parsed = store.get(row.text)
+        assert list(parsed.tokens) == row.text.split()
+        tree = parsed.constituency_tree()
+        assert tree.is_binary() and [tree.tokens[leaf] for leaf in tree.leaves()] == list(parsed.tokens)
+        assert parsed.dependency_tree().deprels == parsed.deprels
+
+    again = parse_rows(sick_rows, folder, tmp_path / "b", tmp_path / "cache", device="cpu")
+    assert (again.parsed, again.from_cache, again.load_seconds) == (0, distinct, 0.0)
+    assert (tmp_path / "b" / "sentences.jsonl").read_text() == (tmp_path / "a" / "sentences.jsonl").read_text()
+
+
+def test_empty_sentence_names_its_row(tiny_models, tmp_path):
+    folder, _ = tiny_models
+    rows = [SentenceRow("A dog runs", "pairs.tsv: pair 1, sentence A"),
+            SentenceRow(" \t ", "pairs.tsv: pair 1, sentence B")]
+    with pytest.raises(InputError, match=r"^pairs.tsv: pair 1, sentence B: empty sentence$"):
+        parse_rows(rows, folder, tmp_path / "out", tmp_path / "cache")
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_parse_exports_treelstm_files(tiny_models, data_mirror, tmp_path, capsys):
+    folder, _ = tiny_models
+    sick = data_mirror / "sick" / "semeval2014"
+    config = {
+        "task": "relatedness",
+        "data": {"dataset": "sick", "parse_store": str(tmp_path / "parsed" / "sick"),
+                 "files": {"train": str(sick / "SICK_train.txt"), "dev": str(sick / "SICK_trial.txt"),
+                           "test": str(sick / "SICK_test_annotated.txt")},
+                 "limit": {"train": 12, "dev": 6, "test": 6}},
+        "model": {"name": "childsum_treelstm"},
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config))
+    assert main(["parse", "--config", str(tmp_path / "run.yaml"), "--models", str(folder), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "sentences/s" in out and (tmp_path / "parsed" / "cache").is_dir()
+
+    store = ParseStore(tmp_path / "parsed" / "sick")
+    train = tmp_path / "parsed" / "sick" / "treelstm" / "train"
+    pairs = read_sick(sick / "SICK_train.txt")
+    chosen = [pairs[i] for i in spread(len(pairs), 12)]  # the slice training reads
+    assert (train / "id.txt").read_text().split() == [pair.id for pair in chosen]
+    for column in ("a", "b"):
+        dependency = read_treelstm(train / f"{column}.toks", train / f"{column}.parents")
+        constituency = read_treelstm(train / f"{column}.toks", train / f"{column}.cparents", constituency=True)
+        for pair, dep, const in zip(chosen, dependency, constituency):
+            parsed = store.get(getattr(pair, column))
+            assert dep.to_parents() == list(parsed.heads) and const.to_parents() == list(parsed.cparents)
+            assert const.is_binary()
+        assert len((train / f"{column}.rels").read_text().splitlines()) == 12
