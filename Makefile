@@ -3,7 +3,7 @@ PYTHON     ?= python3
 VENV       ?= .venv
 # A CPU wheel by default; on a CUDA machine use e.g. `make demo TORCH_SPEC="torch==2.13.0"` from the CUDA index.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS     ?= dev,slurm
+EXTRAS     ?= dev,slurm,dgl
 PY         := $(VENV)/bin/python
 CORES      ?= 2
 
