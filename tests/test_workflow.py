@@ -1,0 +1,159 @@
+"""The Snakemake workflow: lint, config validation, dry runs of every experiment, and a real run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+EXPERIMENTS = sorted((REPO / "config" / "experiments").glob("*.yaml"))
+
+
+def snakemake(*args: str, workdir: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    """The repository's workflow, run in ``workdir`` (outputs land there, not in the checkout)."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The "Job stats" table of a dry run: rule -> number of jobs."""
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, flags=re.MULTILINE)}
+
+
+def write_experiment(path: Path, experiment: dict) -> Path:
+    path.write_text(yaml.safe_dump(experiment, sort_keys=False))
+    return path
+
+
+def test_lint_is_clean(tmp_path):
+    result = snakemake("--lint", "--configfile", str(REPO / "config" / "demo.yaml"), workdir=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+def test_workflow_env_lists_the_dependencies_of_environment_yml():
+    """The rules' conda env is environment.yml with the repository installed by its path."""
+    root = yaml.safe_load((REPO / "environment.yml").read_text())["dependencies"]
+    rules = yaml.safe_load((REPO / "workflow" / "envs" / "treenets.yaml").read_text())["dependencies"]
+
+    def packages(dependencies):
+        flat = [d for d in dependencies if isinstance(d, str)] + next(d["pip"] for d in dependencies if isinstance(d, dict))
+        return sorted(d for d in flat if not d.startswith("-e "))
+
+    assert packages(rules) == packages(root)
+    assert "-e ../.." in next(d["pip"] for d in rules if isinstance(d, dict))
+    assert (REPO / "workflow" / "envs" / "../..").resolve() == REPO
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda path: path.stem)
+def test_dry_run_of_every_experiment(experiment, tmp_path):
+    spec = yaml.safe_load(experiment.read_text())
+    result = snakemake("--dry-run", "--configfile", str(experiment), workdir=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    counts = job_counts(result.stdout)
+    runs = sum(len(model.get("datasets", spec["datasets"])) for model in spec["models"].values()) * len(spec["seeds"])
+    assert counts.get("train", 0) == counts.get("evaluate", 0) == counts.get("run_config", 0) == runs
+    assert counts.get("report", 0) == len(spec["datasets"])
+    assert counts["all"] == 1
+    assert not (tmp_path / "results").exists()  # a dry run writes nothing
+
+
+def test_no_experiment_is_a_clear_error(tmp_path):
+    result = snakemake("--dry-run", workdir=tmp_path)
+    assert result.returncode != 0
+    assert "no experiment chosen: add --configfile config/demo.yaml" in result.stdout + result.stderr
+
+
+SMALL = {
+    "experiment": "small",
+    "parser": {"source": "bootstrap"},
+    "datasets": {"sick": {"task": "relatedness", "data": {"dataset": "sick", "limit": {"train": 40, "dev": 20, "test": 20}}}},
+    "models": {"lstm": {"model": {"name": "lstm", "hidden": 8}}, "gru": {"model": {"name": "gru", "hidden": 8}}},
+    "seeds": [1],
+}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seeds": "one"}, "'one' is not of type 'array'"),
+    ({"models": {"lstm": {"model": {"name": "lstmx"}}}},
+     "config: datasets.sick x models.lstm: model.name: unknown model 'lstmx'"),
+    ({"grid": {"model.hiden": [8, 16]}}, "model.hiden: unknown key"),
+    ({"models": {"lstm": {"model": {"name": "lstm"}, "datasets": ["sst"]}}},
+     "config: models.lstm.datasets: no dataset 'sst' in datasets"),
+    ({"models": {"rntn": {"model": {"name": "rntn"}, "data": {"tree": "dependency"}}}},
+     "rntn composes two children and needs constituency trees"),
+    ({"parser": {"source": "dir"}}, "'dir' is a required property"),
+])
+def test_bad_config_is_rejected_with_a_clear_message(change, message, tmp_path):
+    experiment = write_experiment(tmp_path / "bad.yaml", {**SMALL, **change})
+    result = snakemake("--dry-run", "--configfile", str(experiment), workdir=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+TINY = {
+    "experiment": "tiny",
+    "parser": {"source": "bootstrap", "budget": "tiny"},
+    "datasets": {
+        "sick": {"task": "relatedness", "data": {"dataset": "sick", "limit": {"train": 60, "dev": 30, "test": 40}},
+                 "embeddings": {"frozen": True}},
+        "sst": {"task": "sentiment", "data": {"dataset": "sst", "limit": {"train": 60, "dev": 30, "test": 40}}},
+    },
+    "defaults": {"training": {"epochs": 2, "batch_size": 20, "device": "cpu"}},
+    "models": {
+        "childsum": {"model": {"name": "childsum_treelstm", "hidden": 8}, "datasets": ["sick"]},  # parses
+        "nary": {"model": {"name": "nary_treelstm", "hidden": 8}, "datasets": ["sst"]},  # SST's own trees
+        "lstm": {"model": {"name": "lstm", "hidden": 8}, "paper": {"sick": "tai2015/sick/lstm"}},
+    },
+    "seeds": [1],
+    "report": {"resamples": 200},
+}
+
+
+@pytest.mark.slow
+def test_tiny_experiment_end_to_end_then_one_change_reruns_only_its_runs(data_mirror, tmp_path, monkeypatch):
+    """The demo's shape on a few real sentences: fetch (from the mirror), bootstrap parsers, parse,
+    train, evaluate, report; then a changed hyper-parameter of one model reruns that model's runs and
+    the tables, nothing else."""
+    monkeypatch.setenv("TREENETS_DATA_MIRROR", str(data_mirror))
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # treenets
+    experiment = write_experiment(tmp_path / "tiny.yaml", TINY)
+    profile = ("--workflow-profile", str(REPO / "config" / "profiles" / "local"))
+    result = snakemake("--cores", "2", "--configfile", str(experiment), *profile, workdir=tmp_path, timeout=1200)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Tables: results/tiny/tables/ (sick.md, sst.md)" in result.stdout + result.stderr
+
+    sick = pd.read_csv(tmp_path / "results/tiny/tables/sick.csv").set_index("model")
+    assert list(sick.index) == ["childsum", "lstm"] and sick.at["lstm", "n_seeds"] == 1
+    [run_dir] = (tmp_path / "results/tiny/runs/sick/lstm").glob("*/seed1")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert sick.at["lstm", "pearson_mean"] == pytest.approx(metrics["pearson"])
+    assert sick.at["lstm", "paper_pearson"] == pytest.approx(0.8528)
+    assert len(list((tmp_path / "parsed").glob("bootstrap-*/sick-*/sentences.jsonl"))) == 1
+    sst = pd.read_csv(tmp_path / "results/tiny/tables/sst.csv").set_index("model")
+    assert set(sst.index) == {"nary", "lstm"} and 0 <= sst.at["nary", "fine_root_mean"] <= 100
+    for plot in ("learning_curves", "predictions", "bars"):
+        assert (tmp_path / f"results/tiny/plots/sst_{plot}.png").stat().st_size > 1000
+
+    changed = write_experiment(tmp_path / "changed.yaml", {
+        **TINY, "models": {**TINY["models"], "lstm": {**TINY["models"]["lstm"], "model": {"name": "lstm", "hidden": 9}}}})
+    dry = snakemake("--dry-run", "--configfile", str(changed), workdir=tmp_path)
+    assert dry.returncode == 0, dry.stdout[-3000:]
+    # lstm runs on both datasets: their config files, training and evaluation, then both tables.
+    assert job_counts(dry.stdout) == {"run_config": 2, "train": 2, "evaluate": 2, "report": 2, "all": 1}
+
+    html = tmp_path / "report.html"
+    made = snakemake("--configfile", str(experiment), "--report", str(html), workdir=tmp_path)
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    assert html.stat().st_size > 10_000
