@@ -249,7 +249,7 @@ def write_tables(table: pd.DataFrame, task: str, metric: str, name: str, stem: s
     markdown = formatted_table(table, task, metric, MARKDOWN)
     markdown.at[best, "Model"] = f"**{markdown.at[best, 'Model']}**"
     with atomic_write(paths[1]) as handle:
-        handle.write(markdown.to_markdown(index=False) + f"\n\n{caption(table, task, metric, name, n_resamples)}\n")
+        handle.write(markdown.to_markdown(index=False, disable_numparse=True) + f"\n\n{caption(table, task, metric, name, n_resamples)}\n")
     latex = (formatted_table(table, task, metric, LATEX).style.hide(axis="index")
              .format(escape="latex", subset=["Model"])
              .apply(lambda column: ["font-weight: bold" if i == best else "" for i in column.index], subset=["Model"]))
@@ -282,11 +282,12 @@ def plot_learning_curves(runs: Sequence[Run], metric: str, path: str | os.PathLi
         loss_axis.plot(mean.index, mean["train_loss"], marker="o", label=model)
         if f"dev_{metric}" in mean:
             dev_axis.plot(mean.index, mean[f"dev_{metric}"], marker="o", label=model)
-    loss_axis.set(xlabel="epoch", ylabel="training loss", title="Training loss (mean over seeds)")
+    # Tree models sum the loss over every node, sequence models average it: a log scale shows both.
+    loss_axis.set(xlabel="epoch", ylabel="training loss", title="Training loss (mean over seeds)", yscale="log")
     dev_axis.set(xlabel="epoch", ylabel=f"dev {LABELS[metric]}", title=f"Dev {LABELS[metric]} (mean over seeds)")
     for axis in (loss_axis, dev_axis):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    dev_axis.legend(fontsize="small")
+    dev_axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     _save(figure, path)
 
 
@@ -337,7 +338,7 @@ def plot_bars(table: pd.DataFrame, metric: str, path: str | os.PathLike) -> None
     axis.set(ylabel=LABELS[metric], title=f"Test {LABELS[metric]}")
     low = np.nanmin(np.concatenate([table[f"{metric}_mean"], table.get(f"paper_{metric}", pd.Series(dtype=float))]))
     axis.set_ylim(bottom=max(0.0, low - 0.1 * abs(low)) if np.isfinite(low) else 0.0)
-    axis.legend(fontsize="small", loc="upper left")
+    axis.legend(fontsize="small", loc="lower left", bbox_to_anchor=(0.0, 1.08), ncol=2, frameon=False)
     _save(figure, path)
 
 
