@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO
 
@@ -28,6 +29,7 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # ~40-75 s: daemons start, j
 
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
+GRES_CONF = SLURM_CONF.with_name("gres.conf")  # one pretend GPU, so a job can ask for one
 CONF_MARKER = "# written by treenets tests/test_slurm.py (removed when the test ends)\n"
 LOCK = Path("/run/treenets-test-slurm.lock")
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol")
@@ -36,6 +38,7 @@ TOY_SNAKEFILE = """\
 rule all:
     input:
         expand("out/job{i}.txt", i=range(3)),
+        "out/train.txt",
 
 rule job:
     output:
@@ -46,6 +49,13 @@ rule job:
         runtime=2,
     shell:
         "echo $SLURM_JOB_ID $SLURM_CPUS_PER_TASK $(hostname) > {output}"
+
+# Named as the workflow's training rule, so the profile's set-resources give it a GPU.
+rule train:
+    output:
+        "out/train.txt",
+    shell:
+        "echo $SLURM_JOB_ID > {output}"
 """
 
 
@@ -115,7 +125,8 @@ SelectTypeParameters=CR_CPU_Memory
 ReturnToService=2
 MinJobAge=300
 KillWait=5
-NodeName=localhost CPUs={os.cpu_count()} RealMemory={int(mem_total_mib * 0.85)} State=UNKNOWN
+GresTypes=gpu
+NodeName=localhost CPUs={os.cpu_count()} RealMemory={int(mem_total_mib * 0.85)} Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -153,8 +164,9 @@ def slurm_cluster():
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             pytest.skip(f"another test SLURM cluster is running on this machine ({LOCK} is locked)")
-        if SLURM_CONF.exists() and not SLURM_CONF.read_text(errors="replace").startswith(CONF_MARKER):
-            pytest.skip(f"{SLURM_CONF} exists and was not written by this test: not touching a real SLURM setup")
+        for conf in (SLURM_CONF, GRES_CONF):
+            if conf.exists() and not conf.read_text(errors="replace").startswith(CONF_MARKER):
+                pytest.skip(f"{conf} exists and was not written by this test: not touching a real SLURM setup")
         # Not under pytest's tmp_path (mode 0700): munged runs as the munge user and checks that every
         # directory above its socket and seed file is searchable.
         root = Path(tempfile.mkdtemp(prefix="treenets-slurm-"))
@@ -169,6 +181,7 @@ def slurm_cluster():
             munge_socket = munge_dir / "munge.socket"
             SLURM_CONF.parent.mkdir(parents=True, exist_ok=True)
             SLURM_CONF.write_text(_slurm_conf(root, munge_socket))
+            GRES_CONF.write_text(f"{CONF_MARKER}NodeName=localhost Name=gpu File=/dev/null\n")
             env = {k: v for k, v in os.environ.items() if k != "SLURM_CONF"}
             with open(logs / "munged.stderr.log", "wb") as err:
                 processes.append(subprocess.Popen(
@@ -192,6 +205,7 @@ def slurm_cluster():
             for process in reversed(processes):  # slurmd, slurmctld, then munged
                 _stop(process)
             SLURM_CONF.unlink(missing_ok=True)
+            GRES_CONF.unlink(missing_ok=True)
             shutil.rmtree(root, ignore_errors=True)
 
 
@@ -201,8 +215,13 @@ def test_workflow_runs_under_slurm_through_the_repo_profile(slurm_cluster, tmp_p
     (workdir / "Snakefile").write_text(TOY_SNAKEFILE)
     venv_bin = Path(sys.executable).parent
     env = dict(slurm_cluster, PATH=f"{venv_bin}{os.pathsep}{slurm_cluster['PATH']}")
+    # The repository's profile as it is, but for the memory of train jobs, which may exceed this machine.
+    profile = yaml.safe_load((REPO / "config" / "profiles" / "slurm" / "config.yaml").read_text())
+    profile["set-resources"]["train"]["mem_mb"] = 300
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
     command = [
-        sys.executable, "-m", "snakemake", "--profile", str(REPO / "config" / "profiles" / "slurm"),
+        sys.executable, "-m", "snakemake", "--profile", str(tmp_path / "profile"),
         # A site polls every 30 s; a one-node test cluster can be asked every 2 s.
         "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
         "--latency-wait", "5",
@@ -225,3 +244,7 @@ def test_workflow_runs_under_slurm_through_the_repo_profile(slurm_cluster, tmp_p
         assert "JobState=COMPLETED" in shown.stdout, shown.stdout + shown.stderr
         assert "Partition=debug" in shown.stdout  # no partition in the profile: the cluster default
     assert len(job_ids) == 3, "each rule instance must be its own SLURM job"
+    train_job = (workdir / "out" / "train.txt").read_text().split()[0]
+    shown = subprocess.run(["scontrol", "show", "job", train_job], env=env, capture_output=True, text=True, timeout=10)
+    # The profile's `gpu: 1` became --gpus=1, and the job got the (pretend) GPU and ran.
+    assert "TresPerJob=gres:gpu:1" in shown.stdout and "JobState=COMPLETED" in shown.stdout, shown.stdout
