@@ -1,5 +1,10 @@
 # The corpora and GloVe text files of treenets.data.registry, fetched into the cache (the
-# TREENETS_DATA_MIRROR folder first, else the canonical URL; sha256-checked).
+# TREENETS_DATA_MIRROR folder first, else the canonical URL; sha256-checked). A local rule: on a
+# cluster it runs where Snakemake runs (a login node, which has the network compute nodes may lack).
+
+
+localrules:
+    fetch,
 
 
 rule fetch:

@@ -67,9 +67,11 @@ rule parser_check:
         " --tokenize {params.tokenize} > {log:q} 2>&1"
 
 
+# Downloading needs the network: on a cluster it runs where Snakemake runs, not on a compute node.
 localrules:
-    parse_config,
+    parser_download,
     parser_check,
+    parse_config,
 
 
 rule parse_config:
