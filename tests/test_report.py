@@ -148,11 +148,14 @@ def test_bad_run_files_name_the_file(sick_runs, tmp_path):
 
 def test_cli_report_and_its_errors(sick_runs, tmp_path, capsys):
     out = tmp_path / "out"
+    grid_label = {"lstm": "lstm (lr=0.1)", "treelstm": "treelstm"}  # the workflow labels grid points so
     argv = ["report", "--task", "relatedness", "--name", "sick", "--out-dir", str(out), "--resamples", "200",
-            "--paper", "lstm=tai2015/sick/lstm"] + [arg for model, run in sick_runs for arg in ("--run", f"{model}={run}")]
+            "--paper", "lstm (lr=0.1)=tai2015/sick/lstm"]
+    argv += [arg for model, run in sick_runs for arg in ("--run", f"{grid_label[model]}={run}")]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "0.8200 (0.0283)" in printed and str(out / "tables" / "sick.tex") in printed
+    assert "| lstm (lr=0.1) " in printed and "0.8200 (0.0283)" in printed and "0.8528" in printed
+    assert str(out / "tables" / "sick.tex") in printed
     assert main(argv[:-1] + [f"gru={tmp_path / 'nowhere'}"]) == 1
     assert "treenets: error: " in capsys.readouterr().err
     assert not list(out.rglob(".*.tmp"))  # atomic writes leave no temp files behind

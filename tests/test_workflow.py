@@ -69,6 +69,28 @@ def test_dry_run_of_every_experiment(experiment, tmp_path):
     assert not (tmp_path / "results").exists()  # a dry run writes nothing
 
 
+def test_grid_and_a_pair_dataset_defined_in_config(fixtures_dir, tmp_path):
+    """A sentence-pair corpus described only in config, and a grid: every grid point is its own run
+    (and row), and the tree model's sentences are parsed from the corpus's own files."""
+    pairs_file = str(fixtures_dir / "sts_pairs.tsv")
+    pairs = {"files": {split: pairs_file for split in ("train", "dev", "test")}, "sentence_a": "sentence1",
+             "sentence_b": "sentence2", "score": "score", "id": "sid", "score_range": [0, 5]}
+    experiment = write_experiment(tmp_path / "grid.yaml", {
+        "experiment": "grid",
+        "parser": {"source": "bootstrap"},
+        "datasets": {"sts": {"task": "relatedness", "data": {"dataset": "pairs", "pairs": pairs}}},
+        "models": {"lstm": {"model": {"name": "lstm"}}, "childsum": {"model": {"name": "childsum_treelstm"}}},
+        "grid": {"optimizer.lr": [0.05, 0.1]},
+        "seeds": [1, 2],
+    })
+    result = snakemake("--dry-run", "--printshellcmds", "--configfile", str(experiment), workdir=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    counts = job_counts(result.stdout)
+    assert counts["train"] == 2 * 2 * 2 and counts["parse"] == 1 and counts["report"] == 1
+    assert "--run='lstm (lr=0.1)=results/grid/runs/sts/lstm/" in result.stdout
+    assert re.search(r"rule parse:\n    input: .*sts_pairs\.tsv", result.stdout)
+
+
 def test_no_experiment_is_a_clear_error(tmp_path):
     result = snakemake("--dry-run", workdir=tmp_path)
     assert result.returncode != 0

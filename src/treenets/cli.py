@@ -60,7 +60,7 @@ def _add_report(subparsers) -> None:
     )
 
     def labelled(text: str) -> tuple[str, str]:
-        label, sep, value = text.partition("=")
+        label, sep, value = text.rpartition("=")  # the last "=": a grid label may hold some ("lstm (lr=0.1)")
         if not sep or not label or not value:
             raise argparse.ArgumentTypeError(f"expected MODEL=VALUE, got {text!r}")
         return label, value

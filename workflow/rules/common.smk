@@ -94,13 +94,18 @@ class Run:
         return RUN_DIR.format(dataset=self.dataset, model=self.model, variant=self.variant, seed=self.seed)
 
 
-
-def data_files(dataset: str) -> dict[str, str]:
-    """SICK and SST come from the registry through the fetch cache; `pairs` names its own files."""
+def registry_files(dataset: str) -> dict[str, str]:
+    """SICK and SST per split, from the registry through the fetch cache (`pairs` names its own files)."""
     kind = config["datasets"][dataset]["data"]["dataset"]
     if kind not in CORPORA:
         return {}
     return {split: f"{PATHS['data_cache']}/{CORPORA[kind].files[split].path}" for split in ("train", "dev", "test")}
+
+
+def data_inputs(run_config: Config) -> list[str]:
+    """The corpus files a run (or a parse of its sentences) reads."""
+    data = run_config.data
+    return sorted(set((data.pairs.files if data.pairs else data.files).values()))
 
 
 def _resolved(run_config: dict, store: str, where: str) -> tuple[Config, bool]:
@@ -124,7 +129,7 @@ def _run_config(dataset: str, model: str, point: dict, seed: int) -> dict:
         update_config(run_config, copy.deepcopy({k: v for k, v in level.items() if k in TRAIN_SECTIONS}))
     run_config = apply_overrides(run_config, [f"{key}={json.dumps(value)}" for key, value in point.items()])
     update_config(run_config, {
-        "data": {"files": data_files(dataset), "cache_dir": PATHS["data_cache"]},
+        "data": {"files": registry_files(dataset), "cache_dir": PATHS["data_cache"]},
         "embeddings": {"cache_dir": PATHS["embeddings_cache"]},
         "training": {"seed": seed},
     })
@@ -152,16 +157,16 @@ def expand_runs() -> dict[tuple, Run]:
 
 
 RUNS = expand_runs()
-# Parse store -> what `treenets parse --config` reads: the data section of the runs that use the store.
-# The command loads a whole run config, so a fixed model completes it; only its data section matters.
-PARSE_CONFIGS = {
-    run.config.data.parse_store: {
-        "task": run.config.task,
-        "data": {k: v for k, v in to_dict(run.config)["data"].items() if k not in ("tree", "tokenization")},
-        "model": {"name": "childsum_treelstm"},
-    }
-    for run in RUNS.values() if run.needs_parses
-}
+# Parse store -> the runs that read it (all with the same sentences).
+PARSE_RUNS = {run.config.data.parse_store: run for run in RUNS.values() if run.needs_parses}
+
+
+def parse_config(store: str) -> dict:
+    """What `treenets parse --config` reads: the data section of the runs that use ``store``. The
+    command loads a whole run config, so a fixed model completes it; only its data section matters."""
+    run = PARSE_RUNS[store]
+    data = {k: v for k, v in to_dict(run.config)["data"].items() if k not in ("tree", "tokenization")}
+    return {"task": run.config.task, "data": data, "model": {"name": "childsum_treelstm"}}
 
 
 def run_of(wildcards) -> Run:
@@ -197,7 +202,7 @@ def paper_key(model: str, dataset: str) -> str | None:
 
 def train_inputs(wildcards) -> dict:
     run = run_of(wildcards)
-    inputs = {"config": f"{run.dir}/config.yaml", "data": list(data_files(run.dataset).values())}
+    inputs = {"config": f"{run.dir}/config.yaml", "data": data_inputs(run.config)}
     inputs["vectors"] = vectors_file(run.config.embeddings.source)
     if run.needs_parses:
         inputs["parses"] = f"{run.config.data.parse_store}/{PARSE_DONE}"

@@ -78,7 +78,7 @@ rule parse_config:
     output:
         f"{PARSED}/{{store}}.yaml",
     params:
-        config=lambda wildcards: PARSE_CONFIGS[f"{PARSED}/{wildcards.store}"],
+        config=lambda wildcards: parse_config(f"{PARSED}/{wildcards.store}"),
     log:
         f"{PARSED}/logs/{{store}}.config.log",
     run:
@@ -92,7 +92,7 @@ rule parse:
     input:
         config=f"{PARSED}/{{store}}.yaml",
         parser=PARSER_READY,
-        data=lambda wildcards: list(PARSE_CONFIGS[f"{PARSED}/{wildcards.store}"]["data"]["files"].values()),
+        data=lambda wildcards: data_inputs(PARSE_RUNS[f"{PARSED}/{wildcards.store}"].config),
     output:
         f"{PARSED}/{{store}}/{PARSE_DONE}",
     params:
