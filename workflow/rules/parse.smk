@@ -115,4 +115,4 @@ rule parse:
     shell:
         "treenets parse --config {input.config:q} --models {params.models:q} --out {params.out:q}"
         " --cache {params.cache:q} --tokenize {params.tokenize} --device {params.device:q}"
-        " --batch-size {params.batch_size} --package {params.package:q} > {log:q} 2>&1"
+        " --batch-size {params.batch_size} --package {params.package:q} --threads {threads} > {log:q} 2>&1"
