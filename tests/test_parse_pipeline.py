@@ -110,3 +110,19 @@ def test_cli_parse_exports_treelstm_files(tiny_models, data_mirror, tmp_path, ca
             assert dep.to_parents() == list(parsed.heads) and const.to_parents() == list(parsed.cparents)
             assert const.is_binary()
         assert len((train / f"{column}.rels").read_text().splitlines()) == 12
+
+
+def test_sst_words_with_a_no_break_space_parse_as_sst_tokenised_them(tiny_models, data_mirror, tmp_path):
+    from treenets.data.readers import read_sst
+    from treenets.datasets import dependency_with_sst_labels
+
+    folder, _ = tiny_models
+    path = data_mirror / "sst" / "train.txt"
+    trees = read_sst(path, lines=[1, 4342])  # line 4342 has the token '8\xa01/2'
+    assert any("\xa0" in word for word in trees[1].words)
+    rows = [SentenceRow(" ".join(tree.words), f"{path}:{line}") for line, tree in zip((1, 4342), trees)]
+    parse_rows(rows, folder, tmp_path / "sst", tmp_path / "cache", device="cpu")
+    store = ParseStore(tmp_path / "sst")
+    for tree in trees:
+        labelled = dependency_with_sst_labels(tree, store)  # what training reads: SST labels on dependency nodes
+        assert labelled.tokens == tree.words and labelled.labels[labelled.root] == tree.labels[tree.root]

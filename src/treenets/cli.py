@@ -207,7 +207,7 @@ def _add_parse(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
                         help="sentences per Pipeline call (default: %(default)s)")
     parser.add_argument("--package", default="default", help="official models: the Stanza package")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: OMP_NUM_THREADS)")
+    parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
 
     def run(args) -> None:
         from pathlib import Path
@@ -281,7 +281,7 @@ def _add_parser_models(subparsers) -> None:
                       help="word vectors: glove-6b-50d (the kumo package) or a GloVe text file (default: %(default)s)")
     boot.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto (default: %(default)s)")
     boot.add_argument("--seed", type=int, default=1)
-    boot.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: OMP_NUM_THREADS)")
+    boot.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
     boot.add_argument("--metrics", default=None, help="also write the metrics JSON here")
     boot.add_argument("--verbose", action="store_true", help="show Stanza's training log")
 
@@ -305,11 +305,15 @@ def _add_parser_models(subparsers) -> None:
     boot.set_defaults(func=run_bootstrap)
 
 
-def _set_threads(threads: int | None) -> None:
-    if threads is not None:
-        import torch
+# Stanza's small LSTMs gain little from more threads, and two threads on two shared cores ran the
+# tagger 10x slower (OpenMP threads waiting on each other): one thread unless asked.
+THREADS_HELP = "torch CPU threads (default: %(default)s)"
 
-        torch.set_num_threads(threads)
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 _COMMANDS: list = [_add_fetch, _add_report, _add_study, _add_train, _add_evaluate, _add_significance, _add_parse,
