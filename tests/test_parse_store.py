@@ -58,3 +58,14 @@ def test_corrupt_line_is_located(tmp_path):
 def test_store_does_not_import_stanza():
     code = "import sys, treenets.parse, treenets.parse.store; sys.exit('stanza' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_write_replaces_what_was_there(tmp_path):
+    store = ParseStore(tmp_path)
+    store.add(GUITAR)
+    store.save()
+    other = ParsedSentence("Hi", ["Hi"], [0], ["root"], [0])
+    ParseStore.write(tmp_path, [other])
+    again = ParseStore(tmp_path)
+    assert list(again) == [other] and GUITAR.text not in again
+    assert other.constituency_tree().is_binary()  # one token: the token is the whole tree
