@@ -296,7 +296,7 @@ def _add_parser_models(subparsers) -> None:
             dep, const = metrics["dependency"][split], metrics["constituency"][split]
             print(f"{split}: UPOS {dep['upos']:.1f}  UAS {dep['uas']:.1f}  LAS {dep['las']:.1f}  "
                   f"bracket F1 {const['f1']:.1f}")
-        print(f"training took {sum(metrics['seconds'].values()):.0f} s in all; models in {args.out}")
+        print(f"training and scoring took {sum(metrics['seconds'].values()):.0f} s; models in {args.out}")
         if args.metrics:
             with atomic_write(args.metrics) as handle:
                 json.dump(metrics, handle, indent=2)

@@ -272,14 +272,14 @@ def bootstrap(out: str | os.PathLike, sources: Sources, budget_name: str = "demo
     if budget_name not in BUDGETS:
         raise InputError(f"unknown training budget {budget_name!r} (choose one of {', '.join(BUDGETS)})")
     budget, device = BUDGETS[budget_name], resolve_device(device)
-    out = Path(out)
-    work = out.parent / f".{out.name}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
     import stanza.models.constituency_parser
     import stanza.models.parser
     import stanza.models.tagger  # noqa: F401 - importing them sets stanza's log level to DEBUG; reset it below
 
+    out = Path(out)
+    work = out.parent / f".{out.name}.partial"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     stanza_logger = logging.getLogger("stanza")
     previous_level = stanza_logger.level
     stanza_logger.setLevel(logging.INFO if verbose else logging.WARNING)
@@ -334,9 +334,7 @@ def bootstrap(out: str | os.PathLike, sources: Sources, budget_name: str = "demo
     with atomic_write(work / BOOTSTRAP_MARKER) as handle:
         json.dump(metrics, handle, indent=2)
         handle.write("\n")
-    for scratch in work.glob("*.conllu"):
-        scratch.unlink()
-    for scratch in work.glob("*.mrg"):
+    for scratch in [*work.glob("*.conllu"), *work.glob("*.mrg")]:  # training data, not models
         scratch.unlink()
     _replace_dir(work, out)
     return metrics
