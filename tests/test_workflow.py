@@ -116,12 +116,21 @@ SMALL = {
     ({"models": {"rntn": {"model": {"name": "rntn"}, "data": {"tree": "dependency"}}}},
      "rntn composes two children and needs constituency trees"),
     ({"parser": {"source": "dir"}}, "'dir' is a required property"),
+    ({"only_models": ["lstm", "bilstm"]}, "config: only_models: no model 'bilstm' in models"),
 ])
 def test_bad_config_is_rejected_with_a_clear_message(change, message, tmp_path):
     experiment = write_experiment(tmp_path / "bad.yaml", {**SMALL, **change})
     result = snakemake("--dry-run", "--configfile", str(experiment), workdir=tmp_path)
     assert result.returncode != 0
     assert message in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+def test_only_models_runs_and_reports_a_subset(tmp_path):
+    experiment = write_experiment(tmp_path / "subset.yaml", {**SMALL, "only_models": ["gru"]})
+    result = snakemake("--dry-run", "--printshellcmds", "--configfile", str(experiment), workdir=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert job_counts(result.stdout)["train"] == 1
+    assert "--run=gru=results/small/runs/sick/gru/" in result.stdout and "runs/sick/lstm/" not in result.stdout
 
 
 TINY = {

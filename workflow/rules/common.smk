@@ -139,8 +139,13 @@ def _run_config(dataset: str, model: str, point: dict, seed: int) -> dict:
 def expand_runs() -> dict[tuple, Run]:
     grid = config.get("grid", {})
     points = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    chosen = config.get("only_models", list(config["models"]))
+    unknown = sorted(set(chosen) - set(config["models"]))
+    if unknown:
+        raise WorkflowError(f"config: only_models: no model {unknown[0]!r} in models")
     runs = {}
-    for model, entry in config["models"].items():
+    for model in chosen:
+        entry = config["models"][model]
         datasets = entry.get("datasets", list(config["datasets"]))
         unknown = sorted(set(datasets) - set(config["datasets"]))
         if unknown:
