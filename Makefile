@@ -7,7 +7,7 @@ EXTRAS     ?= dev,slurm,dgl
 PY         := $(VENV)/bin/python
 CORES      ?= 2
 
-.PHONY: setup demo test lint clean-demo
+.PHONY: setup demo test lint
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -19,7 +19,6 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES) --configfile config/demo.yaml --workflow-profile config/profiles/local
-	@echo "Tables: results/demo/tables/ (sick.md, sst.md); plots: results/demo/plots/"
 
 test: setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" OMP_NUM_THREADS=1 $(PY) -m pytest -n $(CORES) -q

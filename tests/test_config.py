@@ -36,6 +36,16 @@ def test_pair_tree_models_default_to_their_natural_trees():
     assert load_config(SICK_LSTM).data.tree is None  # sequence models read no trees
 
 
+def test_needs_parses_names_the_runs_that_read_a_parse_store():
+    store = {"parse_store": "parsed/x"}
+    assert load_config(with_section(SST_TREE, "data", **store)).needs_parses is False  # SST's own trees
+    assert load_config(with_section(with_section(SST_TREE, "data", tree="dependency", **store), "model",
+                                    name="childsum_treelstm")).needs_parses
+    assert load_config(with_section(SICK_LSTM, "data", **store)).needs_parses is False  # whitespace tokens
+    assert load_config(with_section(SICK_LSTM, "data", tokenization="parsed", **store)).needs_parses
+    assert load_config({**with_section(SICK_LSTM, "data", **store), "model": {"name": "rntn"}}).needs_parses
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [

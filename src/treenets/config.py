@@ -202,13 +202,19 @@ class Config:
             data = self.data
         if model.name in BINARY_TREE_MODELS and data.tree != "constituency":
             raise InputError(f"data.tree: {model.name} composes two children and needs constituency trees")
-        needs_parses = (model.is_tree and (data.dataset != "sst" or data.tree == "dependency")) or (
-            not model.is_tree and data.dataset != "sst" and data.tokenization == "parsed"
-        )
-        if needs_parses and data.parse_store is None:
+        if self.needs_parses and data.parse_store is None:
             raise InputError("data.parse_store: required here (the trees/tokens come from parsed sentences)")
         if self.sentiment.train_on_phrases and model.is_tree:
             raise InputError("sentiment.train_on_phrases: tree models already train on every phrase")
+
+    @property
+    def needs_parses(self) -> bool:
+        """Whether the run reads parsed sentences (data.parse_store): tree models on anything but SST's
+        own constituency trees, and sequence models that take the parser's tokens."""
+        data, model = self.data, self.model
+        if model.is_tree:
+            return data.dataset != "sst" or data.tree == "dependency"
+        return data.dataset != "sst" and data.tokenization == "parsed"
 
     @property
     def early_stopping_metric(self) -> str:

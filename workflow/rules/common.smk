@@ -109,15 +109,15 @@ def data_inputs(run_config: Config) -> list[str]:
 
 
 def _resolved(run_config: dict, store: str, where: str) -> tuple[Config, bool]:
-    """The run's validated Config, and whether it reads parsed sentences. treenets.config decides: a
-    config that needs parses but names no parse store fails with an error about data.parse_store."""
+    """The run's validated Config, and whether it reads parsed sentences (then from ``store``, unless
+    the experiment names a parse store of its own)."""
     try:
-        return load_config(run_config), False
-    except InputError as err:
-        if not err.message.startswith("data.parse_store"):
-            raise WorkflowError(f"config: {where}: {err}") from None
-    try:
-        return load_config(apply_overrides(run_config, [f"data.parse_store={store}"])), True
+        if run_config["data"].get("parse_store"):
+            return load_config(run_config), False
+        with_store = load_config(apply_overrides(run_config, [f"data.parse_store={store}"]))
+        if with_store.needs_parses:
+            return with_store, True
+        return load_config(run_config), False  # no store in the config (nor in the run's digest)
     except InputError as err:
         raise WorkflowError(f"config: {where}: {err}") from None
 
