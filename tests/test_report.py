@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,24 @@ def test_sick_table_numbers_by_hand(sick_runs, tmp_path):
     latex = paths["table_tex"].read_text()
     assert r"0.8200 (0.0283)$^\dagger$" in latex and r"\bfseries treelstm" in latex and r"\toprule" in latex
     assert r"Spearman's $\rho$" in latex
+
+
+def test_runs_table_has_every_seed_with_its_time(sick_runs, tmp_path):
+    tree_dir = sick_runs[2][1]  # its epochs: 100 sentences/s for 1 s, then 300/s for 3 s; best dev epoch 1
+    (tree_dir / report.EPOCHS_FILE).write_text(
+        '{"epoch": 1, "train_loss": 1.0, "dev": {"pearson": 0.85}, "seconds": 1.0, "sentences_per_s": 100}\n'
+        '{"epoch": 2, "train_loss": 0.5, "dev": {"pearson": 0.80}, "seconds": 3.0, "sentences_per_s": 300}\n')
+    paths = report.write_report("relatedness", "sick", sick_runs, tmp_path / "out", PAPERS, n_resamples=200)
+    runs = pd.read_csv(paths["runs_csv"])
+    assert list(runs["model"]) == ["lstm", "lstm", "treelstm"]
+    assert list(runs["run_dir"]) == [str(run_dir) for _, run_dir in sick_runs]
+    assert list(runs["epochs"]) == [2, 2, 2] and list(runs["best_epoch"]) == [2, 2, 1]
+    assert list(runs["train_seconds"]) == [2.0, 2.0, 4.0]
+    assert runs["sentences_per_s"][:2].isna().all()  # these epochs recorded no throughput
+    assert runs["sentences_per_s"][2] == 250.0  # (100 + 900) sentences in 4 s
+    assert list(runs["pearson"]) == [0.80, 0.84, 0.86]
+    assert re.search(r"^\| treelstm +\| .*seed1 +\| +2 \| +1 \| +4 \| +250 \| +0\.8600 \|$",
+                     paths["runs_md"].read_text(), flags=re.MULTILINE)
 
 
 def test_plots_are_pngs(sick_runs, tmp_path):

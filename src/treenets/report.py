@@ -8,6 +8,8 @@ For one dataset (``name``: sick, sst, ...) and the runs of every model on it (on
   some model has a published number for (:mod:`treenets.anchors`), and ``p_vs_best`` /
   ``significant_vs_best`` for the main metric;
 * ``tables/<name>.md`` and ``.tex``: the same numbers as the papers print them, "mean (std)";
+* ``tables/<name>_runs.csv`` and ``.md``: one row per run (seed): its directory, epochs, best dev
+  epoch, training time (the epochs' seconds, without dev scoring) and sentences/s, test main metric;
 * ``plots/<name>_learning_curves.png`` (train loss and dev main metric per epoch, mean over seeds),
   ``plots/<name>_predictions.png`` (predicted vs gold: a scatter for relatedness, a confusion matrix
   of root labels for sentiment) and ``plots/<name>_bars.png`` (main metric, seed std as error bars).
@@ -87,7 +89,9 @@ def _read_epochs(path: Path, task: str) -> pd.DataFrame:
     for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
-            row = {"epoch": int(record["epoch"]), "train_loss": float(record["train_loss"])}
+            row = {"epoch": int(record["epoch"]), "train_loss": float(record["train_loss"]),
+                   "seconds": float(record.get("seconds", np.nan)),
+                   "sentences_per_s": float(record.get("sentences_per_s", np.nan))}
             row.update({f"dev_{k}": float(v) * _scale(task) for k, v in record["dev"].items() if k in METRICS[task]})
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             raise InputError("expected a JSON object with epoch, train_loss and dev metrics", path, number) from None
@@ -261,6 +265,38 @@ def write_tables(table: pd.DataFrame, task: str, metric: str, name: str, stem: s
     return paths
 
 
+def runs_table(runs: Sequence[Run], task: str, metric: str) -> pd.DataFrame:
+    """One row per run: where it is, how long it trained and how fast, and its test ``metric``."""
+    rows = []
+    for run in runs:
+        epochs = run.epochs
+        seconds = epochs["seconds"].sum(min_count=len(epochs))
+        sentences = (epochs["seconds"] * epochs["sentences_per_s"]).sum(min_count=len(epochs))
+        rows.append({"model": run.model, "run_dir": str(run.run_dir), "epochs": len(epochs),
+                     "best_epoch": int(epochs.loc[epochs[f"dev_{metric}"].idxmax(), "epoch"])
+                     if f"dev_{metric}" in epochs and epochs[f"dev_{metric}"].notna().any() else np.nan,
+                     "train_seconds": seconds, "sentences_per_s": sentences / seconds,
+                     metric: run.metrics.get(metric, np.nan)})
+    return pd.DataFrame(rows)
+
+
+def write_runs_table(runs: Sequence[Run], task: str, metric: str, name: str, stem: str | os.PathLike) -> list[Path]:
+    """``stem``.csv and .md of :func:`runs_table`; returns the paths."""
+    table = runs_table(runs, task, metric)
+    paths = [Path(stem).with_suffix(suffix) for suffix in (".csv", ".md")]
+    with atomic_write(paths[0]) as handle:
+        table.to_csv(handle, index=False, float_format="%.10g")
+    shown = table.rename(columns={"model": "Model", "run_dir": "Run", "epochs": "Epochs", "best_epoch": "Best epoch",
+                                  "train_seconds": "Training (s)", "sentences_per_s": "Sentences/s",
+                                  metric: f"Test {LABELS[metric]}"})
+    decimals = _decimals(task)
+    with atomic_write(paths[1]) as handle:
+        handle.write(shown.to_markdown(index=False, floatfmt=("", "", ".0f", ".0f", ".0f", ".0f", f".{decimals}f"))
+                     + f"\n\n{name}: every run. Training: the epochs' training passes (without dev scoring and"
+                     " test evaluation); sentences/s: trees or sequences trained per second (two per pair).\n")
+    return paths
+
+
 # --------------------------------------------------------------------------- plots
 def _pyplot():
     import matplotlib
@@ -354,6 +390,7 @@ def output_paths(out_dir: str | os.PathLike, name: str) -> dict[str, Path]:
     """Where :func:`write_report` puts each file (what the Snakemake report rule declares)."""
     out_dir = Path(out_dir)
     paths = {f"table_{suffix}": out_dir / "tables" / f"{name}.{suffix}" for suffix in ("csv", "md", "tex")}
+    paths.update({f"runs_{suffix}": out_dir / "tables" / f"{name}_runs.{suffix}" for suffix in ("csv", "md")})
     for plot in ("learning_curves", "predictions", "bars"):
         paths[plot] = out_dir / "plots" / f"{name}_{plot}.png"
     return paths
@@ -370,6 +407,7 @@ def write_report(task: str, name: str, runs: Sequence[tuple[str, str | os.PathLi
     table = add_significance(table, loaded, metric, n_resamples, seed)
     paths = output_paths(out_dir, name)
     write_tables(table, task, metric, name, paths["table_csv"].with_suffix(""), n_resamples)
+    write_runs_table(loaded, task, metric, name, paths["runs_csv"].with_suffix(""))
     plot_learning_curves(loaded, metric, paths["learning_curves"])
     plot_predictions(loaded, task, metric, paths["predictions"])
     plot_bars(table, metric, paths["bars"])

@@ -217,6 +217,7 @@ def train_inputs(wildcards) -> dict:
 # What `treenets report` writes for one dataset (treenets.report.output_paths), and what it reads of each run.
 REPORT_FILES = {
     **{f"table_{suffix}": f"{RESULTS}/tables/{{dataset}}.{suffix}" for suffix in ("csv", "md", "tex")},
+    **{f"runs_{suffix}": f"{RESULTS}/tables/{{dataset}}_runs.{suffix}" for suffix in ("csv", "md")},
     **{plot: f"{RESULTS}/plots/{{dataset}}_{plot}.png" for plot in ("learning_curves", "predictions", "bars")},
 }
 RUN_RESULT_FILES = (TEST_METRICS_FILE, PREDICTIONS_FILE, EPOCHS_FILE)

@@ -10,6 +10,8 @@ rule report:
                    labels={"dataset": "{dataset}"}),
         md=REPORT_FILES["table_md"],
         tex=REPORT_FILES["table_tex"],
+        runs_csv=REPORT_FILES["runs_csv"],
+        runs_md=REPORT_FILES["runs_md"],
         learning_curves=report(REPORT_FILES["learning_curves"], caption="../report/learning_curves.rst",
                                category="Learning curves", labels={"dataset": "{dataset}"}),
         predictions=report(REPORT_FILES["predictions"], caption="../report/predictions.rst",
