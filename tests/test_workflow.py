@@ -133,6 +133,17 @@ def test_only_models_runs_and_reports_a_subset(tmp_path):
     assert "--run=gru=results/small/runs/sick/gru/" in result.stdout and "runs/sick/lstm/" not in result.stdout
 
 
+def test_a_model_can_have_seeds_of_its_own(tmp_path):
+    models = {"lstm": {**SMALL["models"]["lstm"], "seeds": [7]}, "gru": SMALL["models"]["gru"]}
+    experiment = write_experiment(tmp_path / "seeds.yaml", {**SMALL, "models": models, "seeds": [1, 2]})
+    result = snakemake("--dry-run", "--printshellcmds", "--configfile", str(experiment), workdir=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert job_counts(result.stdout)["train"] == 1 + 2
+    assert re.search(r"--run=lstm=results/small/runs/sick/lstm/\w+/seed7 ", result.stdout)
+    report_line = next(line for line in result.stdout.splitlines() if "treenets report" in line)
+    assert report_line.count("--run=lstm=") == 1 and report_line.count("--run=gru=") == 2
+
+
 TINY = {
     "experiment": "tiny",
     "parser": {"source": "bootstrap", "budget": "tiny"},

@@ -150,7 +150,7 @@ def expand_runs() -> dict[tuple, Run]:
         unknown = sorted(set(datasets) - set(config["datasets"]))
         if unknown:
             raise WorkflowError(f"config: models.{model}.datasets: no dataset {unknown[0]!r} in datasets")
-        for dataset, point, seed in itertools.product(datasets, points, config["seeds"]):
+        for dataset, point, seed in itertools.product(datasets, points, entry.get("seeds", config["seeds"])):
             where = f"datasets.{dataset} x models.{model}" + (f" x grid {point}" if point else "")
             run_config = _run_config(dataset, model, point, seed)
             resolved, needs_parses = _resolved(run_config, parse_store(run_config["data"]), where)
