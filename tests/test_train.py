@@ -157,6 +157,44 @@ def test_paper_l2_is_the_gradient_of_half_lambda_theta_squared(sick):
     torch.testing.assert_close(model.l2_parameters()[0], weights * (1 - 0.1 * 0.01))
 
 
+def test_sgd_for_the_vectors_adagrad_for_the_rest(sick):
+    """embeddings.optimizer=sgd: the vectors move by -embeddings.lr x gradient (Tai et al.'s code),
+    every other parameter by the Adagrad step of the same gradient."""
+    from treenets.models import build_model
+    from treenets.train import make_optimizer
+
+    config = sick("embeddings.frozen=false", "embeddings.optimizer=sgd", "embeddings.lr=0.3", "optimizer.l2=0.01")
+    torch.manual_seed(0)
+    model = build_model(config.model, "relatedness", np.random.default_rng(0).normal(size=(9, 4)),
+                        freeze_embeddings=False, score_range=(1, 5))
+    reference = copy.deepcopy(model)
+    left = SequenceBatch(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
+    right = SequenceBatch(torch.tensor([[7, 8], [2, 0]]), torch.tensor([2, 1]))
+    for m in (model, reference):
+        m.loss(m(left, right), torch.tensor([4.2, 1.5])).backward()
+    optimizer = make_optimizer(config, model)
+    optimizer.step()
+    vectors = reference.embedding.weight
+    torch.testing.assert_close(model.embedding.weight, vectors - 0.3 * vectors.grad)
+    adagrad = torch.optim.Adagrad(reference.l2_parameters(), lr=0.1, weight_decay=0.01)
+    adagrad.step()
+    for a, b in zip(model.l2_parameters(), reference.l2_parameters()):
+        torch.testing.assert_close(a, b)
+    assert [group["lr"] for group in optimizer.param_groups] == [0.1, 0.3]
+    restored = make_optimizer(config, model)
+    restored.load_state_dict(optimizer.state_dict())
+    state = restored.state_dict()["optimizers"][0]["state"]
+    assert all(torch.equal(state[k]["sum"], adagrad.state_dict()["state"][k]["sum"]) for k in state)
+
+
+def test_options_added_later_leave_old_config_files_unchanged(sick):
+    from treenets.config import to_dict
+
+    assert "optimizer" not in to_dict(sick())["embeddings"]  # at its default: as configs were before it
+    assert to_dict(sick("embeddings.optimizer=sgd"))["embeddings"]["optimizer"] == "sgd"
+    assert load_config(to_dict(sick("embeddings.optimizer=sgd"))) == sick("embeddings.optimizer=sgd")
+
+
 def test_same_config_and_seed_give_identical_runs(sick, tmp_path):
     config = sick("model.dropout=0.3", "training.epochs=2", train=200, dev=80)
     before = torch.are_deterministic_algorithms_enabled()
@@ -236,7 +274,9 @@ def test_kill_and_resume_ends_like_an_uninterrupted_run(sick, tmp_path):
 
     from treenets.config import to_dict
 
-    config = sick("model.dropout=0.3", "training.epochs=5", train=300, dev=100)
+    # tuned vectors on plain SGD beside Adagrad: the resumed run restores both optimizers' states
+    config = sick("model.dropout=0.3", "training.epochs=5", "embeddings.frozen=false", "embeddings.optimizer=sgd",
+                  train=300, dev=100)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(to_dict(config)))
     train(config, tmp_path / "uninterrupted")

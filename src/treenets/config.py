@@ -23,6 +23,10 @@ from treenets.data.pairs import PairDatasetSpec
 from treenets.errors import InputError
 from treenets.files import atomic_write
 
+# Metadata of the fields added after runs of the first experiments existed: at their default they are
+# left out of to_dict, so a run's config file and its workflow digest (its folder) stay as they were.
+SINCE_0_2 = "since 0.2"
+
 TREE_MODELS = ("childsum_treelstm", "nary_treelstm", "recnn", "rntn")
 SEQUENCE_MODELS = ("rnn", "lstm", "gru", "indrnn", "srnn")
 MODEL_NAMES = TREE_MODELS + SEQUENCE_MODELS
@@ -133,6 +137,9 @@ class EmbeddingsConfig:
     frozen: bool = False  # Tai et al.: frozen for SICK, tuned for SST
     lr: float | None = None  # the embeddings' own learning rate; None -> optimizer.lr
     cache_dir: str = "data/cache/embeddings"  # embedding matrices cached per (vocabulary, source, seed)
+    # How tuned vectors are updated: "same" as the other parameters (optimizer.name), or "sgd": plain
+    # SGD at embeddings.lr on the batch-mean gradient, as Tai et al.'s code does (Adagrad for the rest).
+    optimizer: Literal["same", "sgd"] = field(default="same", metadata={SINCE_0_2: True})
 
     def __post_init__(self):
         if self.lr is not None and self.lr <= 0:
@@ -361,11 +368,17 @@ def apply_overrides(data: dict, overrides: typing.Iterable[str]) -> dict:
 
 
 def to_dict(config) -> dict[str, Any]:
-    """Plain data (tuples as lists) for YAML/JSON; ``load_config(to_dict(c)) == c``."""
-    return _plain(dataclasses.asdict(config))
+    """Plain data (tuples as lists) for YAML/JSON; ``load_config(to_dict(c)) == c``. Fields marked
+    :data:`SINCE_0_2` appear only when they differ from their default."""
+    return {
+        f.name: _plain(getattr(config, f.name)) for f in dataclasses.fields(config)
+        if not (f.metadata.get(SINCE_0_2) and getattr(config, f.name) == f.default)
+    }
 
 
 def _plain(value):
+    if dataclasses.is_dataclass(value):
+        return to_dict(value)
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

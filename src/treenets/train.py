@@ -242,7 +242,38 @@ def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimi
         group["regularised"] = all(id(p) in regularised for p in group["params"])
         group["weight_decay"] = opt.l2 if opt.l2_mode == "paper" and group["regularised"] else 0.0
     optimizers = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+    vectors = [group for group in groups if not group["regularised"]]  # the tuned embeddings, if any
+    if config.embeddings.optimizer == "sgd" and vectors:
+        rest = [group for group in groups if group["regularised"]]
+        return JointOptimizer(optimizers[opt.name](rest, lr=opt.lr), torch.optim.SGD(vectors, lr=vectors[0]["lr"]))
     return optimizers[opt.name](groups, lr=opt.lr)
+
+
+class JointOptimizer:
+    """Two optimizers stepped as one: the model's, and plain SGD for the word vectors
+    (``embeddings.optimizer: sgd``). Has what training and checkpoints use of an optimizer."""
+
+    def __init__(self, *optimizers: torch.optim.Optimizer):
+        self.optimizers = optimizers
+
+    @property
+    def param_groups(self) -> list[dict]:
+        return [group for optimizer in self.optimizers for group in optimizer.param_groups]
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for optimizer in self.optimizers:
+            optimizer.step()
+
+    def state_dict(self) -> dict:
+        return {"optimizers": [optimizer.state_dict() for optimizer in self.optimizers]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for optimizer, optimizer_state in zip(self.optimizers, state["optimizers"], strict=True):
+            optimizer.load_state_dict(optimizer_state)
 
 
 @torch.no_grad()
