@@ -52,6 +52,7 @@ def word_vectors(batch: TreeBatch, dim: int, seed: int) -> torch.Tensor:
 
 MODELS = {  # name: (constructor, tree maker); RecNN/RNTN with d = hidden (the paper) and with a projection
     "childsum": (lambda: ChildSumTreeLSTM(5, 4), random_dependency_tree),
+    "childsum_no_output_gate": (lambda: ChildSumTreeLSTM(5, 4, output_gate=False), random_dependency_tree),
     "childsum_on_constituency": (lambda: ChildSumTreeLSTM(5, 4), lambda n, r: random_constituency_tree(n, r, arity=4)),
     "nary2": (lambda: NaryTreeLSTM(5, 4), random_constituency_tree),
     "nary3": (lambda: NaryTreeLSTM(5, 4, arity=3), lambda n, r: random_constituency_tree(n, r, arity=3)),
@@ -88,6 +89,21 @@ def test_batched_equals_naive_reference_in_outputs_and_gradients(name, seed):
     for what, grad, grad_ref in zip(["x", *dict(encoder.named_parameters())], grads, grads_ref):
         torch.testing.assert_close(grad, grad_ref, rtol=0, atol=1e-10, msg=lambda m: f"d/d{what}: {m}")
     assert h.abs().sum() > 0 and all(g.abs().sum() > 0 for g in grads)  # nothing trivially zero
+
+
+def test_without_output_gate_a_leaf_state_is_tanh_of_its_cell():
+    torch.manual_seed(0)
+    gated, ungated = ChildSumTreeLSTM(5, 4).double(), ChildSumTreeLSTM(5, 4, output_gate=False).double()
+    ungated.load_state_dict(gated.state_dict())
+    trees, batch = random_batch(random_dependency_tree, random.Random(0))
+    x = word_vectors(batch, 5, 0)
+    h_gated, h_ungated = gated(batch, x), ungated(batch, x)
+    assert not torch.allclose(h_gated, h_ungated)
+    leaf = next(node for node, kids in enumerate(trees[0].children) if not kids)
+    W_u, W_i, *_ = gated.W.split(4)
+    b_u, b_i, *_ = gated.b.split(4)
+    c = torch.sigmoid(x[leaf] @ W_i.t() + b_i) * torch.tanh(x[leaf] @ W_u.t() + b_u)
+    torch.testing.assert_close(h_ungated[leaf], torch.tanh(c))
 
 
 def test_nary_handwritten_backward_passes_gradcheck():

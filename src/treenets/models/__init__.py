@@ -124,7 +124,7 @@ def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = 
     training sequence) bounds IndRNN's recurrent weights when ``config.constraint_len`` is unset."""
     c, hidden = config, config.hidden
     if c.name == "childsum_treelstm":
-        return ChildSumTreeLSTM(input_dim, hidden)
+        return ChildSumTreeLSTM(input_dim, hidden, c.output_gate)
     if c.name == "nary_treelstm":
         return NaryTreeLSTM(input_dim, hidden)
     if c.name == "recnn":

@@ -32,7 +32,7 @@ def child_sum_cell(enc: ChildSumTreeLSTM, x, kid_h, kid_c):
     o = torch.sigmoid(x @ W_o.t() + h_sum @ U_o.t() + b_o)  # (5)
     u = torch.tanh(x @ W_u.t() + h_sum @ U_u.t() + b_u)  # (6)
     c = i * u + (f * kid_c).sum(1)  # (7)
-    return o * torch.tanh(c), c  # (8)
+    return (o * torch.tanh(c) if enc.output_gate else torch.tanh(c)), c  # (8)
 
 
 def nary_cell(enc: NaryTreeLSTM, x, kid_h, kid_c):

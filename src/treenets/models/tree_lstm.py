@@ -59,11 +59,14 @@ class ChildSumTreeLSTM(nn.Module):
 
     For dependency trees (a word at every node). Runs on autograd, level by level; children are
     summed per parent with ``index_add`` over the batch's CSR-style child segments.
+
+    ``output_gate=False`` gives h_j = tanh(c_j) instead of eq. 8, as Tai et al.'s relatedness code
+    runs the cell (``gate_output = false`` in TreeLSTMSim.lua); W^(o), U^(o), b^(o) are then unused.
     """
 
-    def __init__(self, input_dim: int, hidden: int):
+    def __init__(self, input_dim: int, hidden: int, output_gate: bool = True):
         super().__init__()
-        self.input_dim, self.hidden_size = input_dim, hidden
+        self.input_dim, self.hidden_size, self.output_gate = input_dim, hidden, output_gate
         self.W = nn.Parameter(torch.empty(4 * hidden, input_dim))
         self.b = nn.Parameter(torch.empty(4 * hidden))
         self.U = nn.Parameter(torch.empty(4 * hidden, hidden))
@@ -88,7 +91,7 @@ class ChildSumTreeLSTM(nn.Module):
                 c_from_kids = h_sum.new_zeros(stop - start, H).index_add(0, parent, f * kid_c)
             u, i, o = uio.split(H, dim=1)
             c = torch.sigmoid(i) * torch.tanh(u) + c_from_kids  # eq. 7
-            h_all[start:stop] = torch.sigmoid(o) * torch.tanh(c)  # eq. 8
+            h_all[start:stop] = torch.sigmoid(o) * torch.tanh(c) if self.output_gate else torch.tanh(c)  # eq. 8
             c_all[start:stop] = c
         return batch.in_batch_order(h_all)
 
