@@ -118,6 +118,38 @@ def indrnn_reference(model, x, lengths):
     return torch.stack([torch.cat([seq[-1, :hidden], seq[0, hidden:]]) for seq in sequences])
 
 
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
+def test_lstm_without_output_gate_is_tanh_of_the_cell(layers, bidirectional):
+    """h_t = tanh(c_t) with i, f, g from the LSTM's own weights, also after an optimizer step."""
+    torch.manual_seed(0)
+    encoder = RecurrentEncoder(3, 4, "lstm", layers, bidirectional, output_gate=False).double()
+    x, lengths = torch.randn(2, 5, 3, dtype=torch.float64), torch.tensor([5, 3])
+    optimizer = torch.optim.Adagrad(encoder.parameters(), lr=0.5, weight_decay=0.1)
+    encoder(x, lengths).sum().backward()
+    optimizer.step()
+    encoder.constrain_()
+
+    def run(inputs, layer, suffix=""):  # one direction of one layer, step by step
+        W, U = getattr(encoder.rnn, f"weight_ih_l{layer}{suffix}"), getattr(encoder.rnn, f"weight_hh_l{layer}{suffix}")
+        b = getattr(encoder.rnn, f"bias_ih_l{layer}{suffix}") + getattr(encoder.rnn, f"bias_hh_l{layer}{suffix}")
+        h, c, out = inputs.new_zeros(4), inputs.new_zeros(4), []
+        for x_t in inputs:
+            i, f, g, _ = (W @ x_t + U @ h + b).split(4)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.tanh(c)
+            out.append(h)
+        return torch.stack(out)
+
+    for row, length in enumerate(lengths.tolist()):
+        inputs, finals = x[row, :length], []
+        for layer in range(layers):
+            forward = run(inputs, layer)
+            backward = run(inputs.flip(0), layer, "_reverse").flip(0) if bidirectional else None
+            finals = [forward[-1]] + ([backward[0]] if bidirectional else [])
+            inputs = torch.cat([forward, backward], dim=1) if bidirectional else forward
+        torch.testing.assert_close(encoder(x, lengths)[row], torch.cat(finals), rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("layers,bidirectional,residual,batch_norm,nonlinearity", [
     (1, False, False, False, "relu"),
     (3, False, True, False, "relu"),

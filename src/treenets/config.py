@@ -54,7 +54,7 @@ class ModelConfig:
     cell: str = "gru"
     # Relatedness head (Tai et al.): hidden size of the sigmoid layer.
     head_hidden: int = 50
-    # Child-Sum Tree-LSTM: false -> h = tanh(c), no output gate (Tai et al.'s relatedness code).
+    # Child-Sum Tree-LSTM and LSTM: false -> h = tanh(c), no output gate (Tai et al.'s relatedness code).
     output_gate: bool = field(default=True, metadata={SINCE_0_2: True})
 
     def __post_init__(self):
@@ -71,8 +71,8 @@ class ModelConfig:
             raise InputError(f"model.cell: rnn, lstm or gru, got {self.cell!r}")
         if self.mag <= 1.0:
             raise InputError(f"model.mag: must be > 1, got {self.mag}")
-        if not self.output_gate and self.name != "childsum_treelstm":
-            raise InputError(f"model.output_gate: only childsum_treelstm can run without one, not {self.name}")
+        if not self.output_gate and self.name not in ("childsum_treelstm", "lstm"):
+            raise InputError(f"model.output_gate: only childsum_treelstm and lstm can run without one, not {self.name}")
 
     @property
     def activation(self) -> str:

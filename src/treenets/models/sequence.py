@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+OPEN_GATE = 50.0  # sigmoid(50) == 1.0 in float64 (1 - 2e-22)
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
 
@@ -27,18 +28,36 @@ class RecurrentEncoder(nn.Module):
     """A torch.nn RNN (tanh or ReLU), LSTM or GRU over packed sequences.
 
     ``RecurrentEncoder(input_dim, hidden, cell="lstm", layers=1, bidirectional=False,
-    nonlinearity="tanh")``; ``nonlinearity`` applies to ``cell="rnn"`` only.
+    nonlinearity="tanh", output_gate=True)``; ``nonlinearity`` applies to ``cell="rnn"`` only.
     ``forward(x, lengths) -> Tensor[B, hidden * directions]``.
+
+    ``output_gate=False`` (LSTM only): h_t = tanh(c_t), as Tai et al.'s relatedness code runs its
+    LSTMs. cuDNN's LSTM always has the gate, so it is pinned open: zero weights and a bias of
+    :data:`OPEN_GATE` (sigmoid = 1 in float32 and float64), restored by :meth:`constrain_` after
+    every optimizer step.
     """
 
     def __init__(self, input_dim: int, hidden: int, cell: str = "lstm", layers: int = 1,
-                 bidirectional: bool = False, nonlinearity: str = "tanh"):
+                 bidirectional: bool = False, nonlinearity: str = "tanh", output_gate: bool = True):
         super().__init__()
+        if not output_gate and cell != "lstm":
+            raise ValueError(f"only an LSTM has an output gate to leave out, not {cell!r}")
         options = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
         self.rnn = CELLS[cell](input_dim, hidden, num_layers=layers, bidirectional=bidirectional,
                                batch_first=True, **options)
         self.directions = 2 if bidirectional else 1
         self.hidden_size = hidden * self.directions
+        self.output_gate = output_gate
+        self.constrain_()
+
+    @torch.no_grad()
+    def constrain_(self) -> None:
+        """Pin every output gate open when the LSTM runs without one (torch's gate order: i, f, g, o)."""
+        if self.output_gate:
+            return
+        H = self.rnn.hidden_size
+        for name, parameter in self.rnn.named_parameters():
+            parameter[3 * H:].fill_(OPEN_GATE if name.startswith("bias_ih") else 0.0)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         # Unpadded batches skip packing: the packed CPU backward of nn.RNN/nn.GRU is quadratic in T.
