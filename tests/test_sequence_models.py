@@ -140,14 +140,20 @@ def test_lstm_without_output_gate_is_tanh_of_the_cell(layers, bidirectional):
             out.append(h)
         return torch.stack(out)
 
+    every_layer = RecurrentEncoder(3, 4, "lstm", layers, bidirectional, output_gate=False, all_layers=True).double()
+    every_layer.load_state_dict(encoder.state_dict())
     for row, length in enumerate(lengths.tolist()):
         inputs, finals = x[row, :length], []
         for layer in range(layers):
             forward = run(inputs, layer)
             backward = run(inputs.flip(0), layer, "_reverse").flip(0) if bidirectional else None
-            finals = [forward[-1]] + ([backward[0]] if bidirectional else [])
+            finals.append([forward[-1]] + ([backward[0]] if bidirectional else []))
             inputs = torch.cat([forward, backward], dim=1) if bidirectional else forward
-        torch.testing.assert_close(encoder(x, lengths)[row], torch.cat(finals), rtol=0, atol=1e-12)
+        torch.testing.assert_close(encoder(x, lengths)[row], torch.cat(finals[-1]), rtol=0, atol=1e-12)
+        # all_layers: layer after layer, each [forward; backward] (Tai et al.'s multi-layer sentence vector)
+        torch.testing.assert_close(every_layer(x, lengths)[row], torch.cat([h for layer in finals for h in layer]),
+                                   rtol=0, atol=1e-12)
+    assert every_layer.hidden_size == 4 * (2 if bidirectional else 1) * layers
 
 
 @pytest.mark.parametrize("layers,bidirectional,residual,batch_norm,nonlinearity", [

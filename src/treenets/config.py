@@ -56,6 +56,8 @@ class ModelConfig:
     head_hidden: int = 50
     # Child-Sum Tree-LSTM and LSTM: false -> h = tanh(c), no output gate (Tai et al.'s relatedness code).
     output_gate: bool = field(default=True, metadata={SINCE_0_2: True})
+    # RNN/LSTM/GRU: the sentence vector is the top layer's final state, or "all" layers' (Tai et al.'s code).
+    sentence_layers: Literal["top", "all"] = field(default="top", metadata={SINCE_0_2: True})
 
     def __post_init__(self):
         if self.name not in MODEL_NAMES:
@@ -71,6 +73,8 @@ class ModelConfig:
             raise InputError(f"model.cell: rnn, lstm or gru, got {self.cell!r}")
         if self.mag <= 1.0:
             raise InputError(f"model.mag: must be > 1, got {self.mag}")
+        if self.sentence_layers == "all" and self.name not in ("rnn", "lstm", "gru"):
+            raise InputError(f"model.sentence_layers: only rnn, lstm and gru stack layers this way, not {self.name}")
         if not self.output_gate and self.name not in ("childsum_treelstm", "lstm"):
             raise InputError(f"model.output_gate: only childsum_treelstm and lstm can run without one, not {self.name}")
 

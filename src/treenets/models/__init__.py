@@ -132,7 +132,8 @@ def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = 
     if c.name == "rntn":
         return RNTN(input_dim, hidden)
     if c.name in ("rnn", "lstm", "gru"):
-        return RecurrentEncoder(input_dim, hidden, c.name, c.layers, c.bidirectional, c.activation, c.output_gate)
+        return RecurrentEncoder(input_dim, hidden, c.name, c.layers, c.bidirectional, c.activation, c.output_gate,
+                                all_layers=c.sentence_layers == "all")
     if c.name == "indrnn":
         constraint_len = c.constraint_len or max_length
         if constraint_len is None:

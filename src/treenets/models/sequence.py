@@ -28,8 +28,10 @@ class RecurrentEncoder(nn.Module):
     """A torch.nn RNN (tanh or ReLU), LSTM or GRU over packed sequences.
 
     ``RecurrentEncoder(input_dim, hidden, cell="lstm", layers=1, bidirectional=False,
-    nonlinearity="tanh", output_gate=True)``; ``nonlinearity`` applies to ``cell="rnn"`` only.
-    ``forward(x, lengths) -> Tensor[B, hidden * directions]``.
+    nonlinearity="tanh", output_gate=True, all_layers=False)``; ``nonlinearity`` applies to
+    ``cell="rnn"`` only. ``forward(x, lengths) -> Tensor[B, hidden * directions]``, or with
+    ``all_layers=True`` the final states of every layer, ``[B, hidden * directions * layers]``, the
+    sentence vector of Tai et al.'s multi-layer LSTMs.
 
     ``output_gate=False`` (LSTM only): h_t = tanh(c_t), as Tai et al.'s relatedness code runs its
     LSTMs. cuDNN's LSTM always has the gate, so it is pinned open: zero weights and a bias of
@@ -38,7 +40,8 @@ class RecurrentEncoder(nn.Module):
     """
 
     def __init__(self, input_dim: int, hidden: int, cell: str = "lstm", layers: int = 1,
-                 bidirectional: bool = False, nonlinearity: str = "tanh", output_gate: bool = True):
+                 bidirectional: bool = False, nonlinearity: str = "tanh", output_gate: bool = True,
+                 all_layers: bool = False):
         super().__init__()
         if not output_gate and cell != "lstm":
             raise ValueError(f"only an LSTM has an output gate to leave out, not {cell!r}")
@@ -46,7 +49,8 @@ class RecurrentEncoder(nn.Module):
         self.rnn = CELLS[cell](input_dim, hidden, num_layers=layers, bidirectional=bidirectional,
                                batch_first=True, **options)
         self.directions = 2 if bidirectional else 1
-        self.hidden_size = hidden * self.directions
+        self.all_layers = all_layers
+        self.hidden_size = hidden * self.directions * (layers if all_layers else 1)
         self.output_gate = output_gate
         self.constrain_()
 
@@ -65,12 +69,13 @@ class RecurrentEncoder(nn.Module):
         _, final = self.rnn(x if unpadded else pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False))
         h_n = final[0] if isinstance(final, tuple) else final  # LSTM: (h_n, c_n)
         # h_n is [layers * directions, B, hidden], back in batch order; the top layer comes last.
-        return torch.cat(list(h_n[-self.directions:]), dim=-1)
+        return torch.cat(list(h_n if self.all_layers else h_n[-self.directions:]), dim=-1)
 
     def trace(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, list[Tensor]]:
         """The same function as ``forward``, one step at a time (see the module docstring)."""
-        if self.directions != 1:
-            raise ValueError("trace() follows one direction; build the encoder with bidirectional=False")
+        if self.directions != 1 or self.all_layers:
+            raise ValueError("trace() follows the top layer of one direction; build the encoder with "
+                             "bidirectional=False and all_layers=False")
         is_lstm = isinstance(self.rnn, nn.LSTM)
         zeros = x.new_zeros(x.shape[0], self.hidden_size)
         h = [zeros] * self.rnn.num_layers  # one tensor per layer, so each is its own graph node
