@@ -62,7 +62,7 @@ def test_needs_parses_names_the_runs_that_read_a_parse_store():
         (with_section(SST_TREE, "data", files={"validation": "x"}), "data.files.validation: unknown split"),
         (with_section(SST_TREE, "data", tree="dependency"), "data.tree: nary_treelstm composes two children"),
         (with_section(SST_TREE, "model", hidden=0), "model.hidden: must be >= 1"),
-        (with_section(SST_TREE, "model", output_gate=False), "model.output_gate: only childsum_treelstm and lstm"),
+        (with_section(SST_TREE, "model", name="rntn", output_gate=False), "model.output_gate: only the Tree-LSTMs"),
         (with_section(SST_TREE, "model", sentence_layers="all"), "model.sentence_layers: only rnn, lstm and gru"),
         (with_section(SICK_LSTM, "model", sentence_layers="middle"), "model.sentence_layers: must be one of"),
         (with_section(SST_TREE, "sentiment", train_on_phrases=True), "sentiment.train_on_phrases"),

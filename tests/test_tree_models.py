@@ -53,6 +53,7 @@ def word_vectors(batch: TreeBatch, dim: int, seed: int) -> torch.Tensor:
 MODELS = {  # name: (constructor, tree maker); RecNN/RNTN with d = hidden (the paper) and with a projection
     "childsum": (lambda: ChildSumTreeLSTM(5, 4), random_dependency_tree),
     "childsum_no_output_gate": (lambda: ChildSumTreeLSTM(5, 4, output_gate=False), random_dependency_tree),
+    "nary2_no_output_gate": (lambda: NaryTreeLSTM(5, 4, output_gate=False), random_constituency_tree),
     "childsum_on_constituency": (lambda: ChildSumTreeLSTM(5, 4), lambda n, r: random_constituency_tree(n, r, arity=4)),
     "nary2": (lambda: NaryTreeLSTM(5, 4), random_constituency_tree),
     "nary3": (lambda: NaryTreeLSTM(5, 4, arity=3), lambda n, r: random_constituency_tree(n, r, arity=3)),
@@ -104,6 +105,21 @@ def test_without_output_gate_a_leaf_state_is_tanh_of_its_cell():
     b_u, b_i, *_ = gated.b.split(4)
     c = torch.sigmoid(x[leaf] @ W_i.t() + b_i) * torch.tanh(x[leaf] @ W_u.t() + b_u)
     torch.testing.assert_close(h_ungated[leaf], torch.tanh(c))
+
+
+def test_nary_without_output_gate_stays_pinned_open_through_training_steps():
+    torch.manual_seed(0)
+    encoder = NaryTreeLSTM(5, 4, output_gate=False).double()
+    trees, batch = random_batch(random_constituency_tree, random.Random(1))
+    optimizer = torch.optim.Adagrad(encoder.parameters(), lr=0.5, weight_decay=0.1)
+    x = word_vectors(batch, 5, 1)
+    encoder(batch, x).sum().backward()
+    assert encoder.U.grad[8:12].abs().sum() == 0 and encoder.W.grad[8:12].abs().sum() == 0  # sigmoid'(50) = 0
+    optimizer.step()  # weight decay moves the pinned rows ...
+    assert encoder.b[8:12].ne(50.0).all()
+    encoder.constrain_()  # ... and the trainer's constrain_() pins them again
+    assert encoder.b[8:12].eq(50.0).all() and encoder.W[8:12].eq(0).all() and encoder.U[8:12].eq(0).all()
+    torch.testing.assert_close(encoder(batch, x), reference_encode(encoder, trees, x), rtol=0, atol=1e-10)
 
 
 def test_nary_handwritten_backward_passes_gradcheck():

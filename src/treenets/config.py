@@ -54,7 +54,7 @@ class ModelConfig:
     cell: str = "gru"
     # Relatedness head (Tai et al.): hidden size of the sigmoid layer.
     head_hidden: int = 50
-    # Child-Sum Tree-LSTM and LSTM: false -> h = tanh(c), no output gate (Tai et al.'s relatedness code).
+    # Tree-LSTMs and LSTM: false -> h = tanh(c), no output gate (Tai et al.'s relatedness code).
     output_gate: bool = field(default=True, metadata={SINCE_0_2: True})
     # RNN/LSTM/GRU: the sentence vector is the top layer's final state, or "all" layers' (Tai et al.'s code).
     sentence_layers: Literal["top", "all"] = field(default="top", metadata={SINCE_0_2: True})
@@ -75,8 +75,8 @@ class ModelConfig:
             raise InputError(f"model.mag: must be > 1, got {self.mag}")
         if self.sentence_layers == "all" and self.name not in ("rnn", "lstm", "gru"):
             raise InputError(f"model.sentence_layers: only rnn, lstm and gru stack layers this way, not {self.name}")
-        if not self.output_gate and self.name not in ("childsum_treelstm", "lstm"):
-            raise InputError(f"model.output_gate: only childsum_treelstm and lstm can run without one, not {self.name}")
+        if not self.output_gate and self.name not in ("childsum_treelstm", "nary_treelstm", "lstm"):
+            raise InputError(f"model.output_gate: only the Tree-LSTMs and lstm can run without one, not {self.name}")
 
     @property
     def activation(self) -> str:

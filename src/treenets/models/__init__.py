@@ -126,7 +126,7 @@ def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = 
     if c.name == "childsum_treelstm":
         return ChildSumTreeLSTM(input_dim, hidden, c.output_gate)
     if c.name == "nary_treelstm":
-        return NaryTreeLSTM(input_dim, hidden)
+        return NaryTreeLSTM(input_dim, hidden, output_gate=c.output_gate)
     if c.name == "recnn":
         return RecNN(input_dim, hidden)
     if c.name == "rntn":

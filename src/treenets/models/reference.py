@@ -44,7 +44,7 @@ def nary_cell(enc: NaryTreeLSTM, x, kid_h, kid_c):
     if kid_h.shape[1] == 0:
         i, o, u = torch.sigmoid(x @ W_i.t() + b_i), torch.sigmoid(x @ W_o.t() + b_o), torch.tanh(x @ W_u.t() + b_u)
         c = i * u
-        return o * torch.tanh(c), c
+        return (o * torch.tanh(c) if enc.output_gate else torch.tanh(c)), c
     h_cat = kid_h.reshape(len(kid_h), enc.arity * H)  # [h_j1; ...; h_jN]
     U_u, U_i, U_o, *U_f = enc.U.split(H)  # U_f[k] = [U^(f)_k1 ... U^(f)_kN]
     i = torch.sigmoid(h_cat @ U_i.t() + b_i)  # (9)
@@ -52,7 +52,7 @@ def nary_cell(enc: NaryTreeLSTM, x, kid_h, kid_c):
     o = torch.sigmoid(h_cat @ U_o.t() + b_o)  # (11)
     u = torch.tanh(h_cat @ U_u.t() + b_u)  # (12)
     c = i * u + sum(f_k * kid_c[:, k] for k, f_k in enumerate(f))  # (13)
-    return o * torch.tanh(c), c  # (14)
+    return (o * torch.tanh(c) if enc.output_gate else torch.tanh(c)), c  # (14)
 
 
 def recnn_cell(enc: RecNN, x, kid_h, kid_c):

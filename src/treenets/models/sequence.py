@@ -19,8 +19,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from treenets.models.tree_lstm import OPEN_GATE
+
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-OPEN_GATE = 50.0  # sigmoid(50) == 1.0 in float64 (1 - 2e-22)
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
 

@@ -38,6 +38,9 @@ _tanh_backward = torch.ops.aten.tanh_backward.grad_input
 _sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input
 
 
+OPEN_GATE = 50.0  # sigmoid(50) == 1.0 in float64 (1 - 2e-22)
+
+
 def check_tree_input(encoder: nn.Module, batch: TreeBatch, x: torch.Tensor) -> None:
     """Shape checks shared by the tree encoders (a mismatch is a programming error)."""
     if x.dim() != 2 or x.shape[0] != batch.num_nodes or x.shape[1] != encoder.input_dim:
@@ -110,15 +113,28 @@ class NaryTreeLSTM(nn.Module):
     launches than autograd recording each level, which is what bounds the speed of small levels.
     """
 
-    def __init__(self, input_dim: int, hidden: int, arity: int = 2):
+    def __init__(self, input_dim: int, hidden: int, arity: int = 2, output_gate: bool = True):
         super().__init__()
         if arity < 1:
             raise ValueError(f"arity must be >= 1, got {arity}")
-        self.input_dim, self.hidden_size, self.arity = input_dim, hidden, arity
+        self.input_dim, self.hidden_size, self.arity, self.output_gate = input_dim, hidden, arity, output_gate
         self.W = nn.Parameter(torch.empty(4 * hidden, input_dim))
         self.b = nn.Parameter(torch.empty(4 * hidden))
         self.U = nn.Parameter(torch.empty((3 + arity) * hidden, arity * hidden))
         uniform_init(self, hidden)
+        self.constrain_()
+
+    @torch.no_grad()
+    def constrain_(self) -> None:
+        """``output_gate=False`` (h = tanh(c), Tai et al.'s relatedness code): the gate is pinned open,
+        W^(o) = U^(o) = 0 and b^(o) = OPEN_GATE, after every optimizer step (the trainer calls this),
+        so the hand-written level loop runs unchanged and sigmoid' = 0 keeps the rows still."""
+        if self.output_gate:
+            return
+        rows = slice(2 * self.hidden_size, 3 * self.hidden_size)
+        self.W[rows] = 0.0
+        self.U[rows] = 0.0
+        self.b[rows] = OPEN_GATE
 
     def forward(self, batch: TreeBatch, x: torch.Tensor) -> torch.Tensor:
         check_tree_input(self, batch, x)
