@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The single-seed ablations of issue 7, from the repository root after the CPU reproduction
+# (README.md beside this folder): each is `treenets train` on one of the run configs here (copied from
+# the workflow's run folders; seed 1, except SST's seed 2) with --set overrides, then `treenets
+# evaluate` on the test split. The parse ablation also trains and uses two more parser folders.
+#   bash docs/results/reproduction/cpu/ablations/run.sh results/ablations
+set -uo pipefail
+out=${1:-results/ablations}
+here=docs/results/reproduction/cpu/ablations
+export TREENETS_DATA_MIRROR=${TREENETS_DATA_MIRROR:-../shared/data} OMP_NUM_THREADS=1
+mkdir -p "$out"
+run() {  # name config overrides...
+  local name=$1 config=$2; shift 2
+  local sets=(); for s in "$@"; do sets+=(--set "$s"); done
+  local start=$SECONDS
+  treenets train --config "$here/$config" --run-dir "$out/$name" "${sets[@]}" > "$out/$name.train.log" 2>&1 \
+    && treenets evaluate --run-dir "$out/$name" --split test > "$out/$name.eval.log" 2>&1
+  echo "$name rc=$? wall=$((SECONDS - start))s $*" | tee -a "$out/walltimes.txt"
+}
+# SICK LSTM: training longer, learning rate, Torch's class-averaged KL (= 5x L2 under Adagrad), tuned
+# vectors, and the original code's LSTMs (no output gate; multi-layer: every layer's final state).
+run epochs20 sick_lstm.yaml training.epochs=20
+run lr0.1 sick_lstm.yaml optimizer.lr=0.1
+run l2x5 sick_lstm.yaml optimizer.l2=0.0005
+run tuned sick_lstm.yaml embeddings.frozen=false embeddings.lr=0.05
+run lstm_no_output_gate sick_lstm.yaml model.output_gate=false
+run bilstm_no_output_gate sick_bilstm.yaml model.output_gate=false
+run lstm_2layer_tai_code sick_lstm_2layer.yaml model.output_gate=false model.sentence_layers=all
+run bilstm_2layer_tai_code sick_bilstm_2layer.yaml model.output_gate=false model.sentence_layers=all
+# SICK Dependency Tree-LSTM: the same questions, and the parser.
+run dt_l2x5 sick_dependency_treelstm.yaml optimizer.l2=0.0005
+run dt_lr0.1 sick_dependency_treelstm.yaml optimizer.lr=0.1
+run dt_tuned sick_dependency_treelstm.yaml embeddings.frozen=false
+run dt_no_output_gate sick_dependency_treelstm.yaml model.output_gate=false
+run dt_tai_code sick_dependency_treelstm.yaml model.output_gate=false optimizer.l2=0.0005
+run dt_no_output_gate_tuned sick_dependency_treelstm.yaml model.output_gate=false embeddings.frozen=false
+# Parse quality: the `tiny` parsers (seconds of training), and a `full`-budget tagger + dependency parser.
+treenets parser-models bootstrap --out "$out/parsers/tiny" --budget tiny --data-cache data/raw
+treenets parser-models bootstrap --out "$out/parsers/full" --budget full --data-cache data/raw
+for parser in tiny full; do
+  treenets parse --config "$here/sick_dependency_treelstm.yaml" --models "$out/parsers/$parser" \
+    --out "$out/parsed/$parser" --cache "$out/parsed/cache-$parser"
+  run dt_parser_$parser sick_dependency_treelstm.yaml data.parse_store="$out/parsed/$parser"
+done
+run dt_no_output_gate_full_parser sick_dependency_treelstm.yaml model.output_gate=false data.parse_store="$out/parsed/full"
+# IndRNN of recurrent_baselines at its old learning rate (0.05), which learns nothing on SICK.
+run indrnn_bn sick_indrnn.yaml model.batch_norm=true
+run indrnn_tanh sick_indrnn.yaml model.nonlinearity=tanh
+run indrnn_lr0.01 sick_indrnn.yaml optimizer.lr=0.01
+# SST constituency Tree-LSTM: tuned vectors on plain SGD (the original code) instead of Adagrad.
+run sst_emb_sgd sst_constituency_treelstm_seed2.yaml embeddings.optimizer=sgd
