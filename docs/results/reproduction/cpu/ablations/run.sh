@@ -34,6 +34,9 @@ run dt_tuned sick_dependency_treelstm.yaml embeddings.frozen=false
 run dt_no_output_gate sick_dependency_treelstm.yaml model.output_gate=false
 run dt_tai_code sick_dependency_treelstm.yaml model.output_gate=false optimizer.l2=0.0005
 run dt_no_output_gate_tuned sick_dependency_treelstm.yaml model.output_gate=false embeddings.frozen=false
+for seed in 2 3; do
+  run dt_no_output_gate_tuned_seed$seed sick_dependency_treelstm.yaml model.output_gate=false embeddings.frozen=false training.seed=$seed
+done
 # Parse quality: the `tiny` parsers (seconds of training), and a `full`-budget tagger + dependency parser.
 treenets parser-models bootstrap --out "$out/parsers/tiny" --budget tiny --data-cache data/raw
 treenets parser-models bootstrap --out "$out/parsers/full" --budget full --data-cache data/raw
