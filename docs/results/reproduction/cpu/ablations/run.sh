@@ -52,3 +52,7 @@ run indrnn_tanh sick_indrnn.yaml model.nonlinearity=tanh
 run indrnn_lr0.01 sick_indrnn.yaml optimizer.lr=0.01
 # SST constituency Tree-LSTM: tuned vectors on plain SGD (the original code) instead of Adagrad.
 run sst_emb_sgd sst_constituency_treelstm_seed2.yaml embeddings.optimizer=sgd
+# SST RNTN: frozen vectors, weaker L2, no projection (d 50 = the vectors' size); at most 30 epochs.
+run rntn_frozen sst_rntn.yaml embeddings.frozen=true training.epochs=30
+run rntn_l2_1e-4 sst_rntn.yaml optimizer.l2=0.0001 training.epochs=30
+run rntn_d50 sst_rntn.yaml model.hidden=50 training.epochs=30
