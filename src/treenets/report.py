@@ -265,7 +265,7 @@ def write_tables(table: pd.DataFrame, task: str, metric: str, name: str, stem: s
     return paths
 
 
-def runs_table(runs: Sequence[Run], task: str, metric: str) -> pd.DataFrame:
+def runs_table(runs: Sequence[Run], metric: str) -> pd.DataFrame:
     """One row per run: where it is, how long it trained and how fast, and its test ``metric``."""
     rows = []
     for run in runs:
@@ -282,7 +282,7 @@ def runs_table(runs: Sequence[Run], task: str, metric: str) -> pd.DataFrame:
 
 def write_runs_table(runs: Sequence[Run], task: str, metric: str, name: str, stem: str | os.PathLike) -> list[Path]:
     """``stem``.csv and .md of :func:`runs_table`; returns the paths."""
-    table = runs_table(runs, task, metric)
+    table = runs_table(runs, metric)
     paths = [Path(stem).with_suffix(suffix) for suffix in (".csv", ".md")]
     with atomic_write(paths[0]) as handle:
         table.to_csv(handle, index=False, float_format="%.10g")

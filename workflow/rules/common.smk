@@ -111,15 +111,15 @@ def data_inputs(run_config: Config) -> list[str]:
 def _resolved(run_config: dict, store: str, where: str) -> tuple[Config, bool]:
     """The run's validated Config, and whether it reads parsed sentences (then from ``store``, unless
     the experiment names a parse store of its own)."""
+    own_store = bool(run_config["data"].get("parse_store"))
     try:
-        if run_config["data"].get("parse_store"):
-            return load_config(run_config), False
-        with_store = load_config(apply_overrides(run_config, [f"data.parse_store={store}"]))
-        if with_store.needs_parses:
-            return with_store, True
-        return load_config(run_config), False  # no store in the config (nor in the run's digest)
+        resolved = load_config(run_config if own_store else apply_overrides(run_config, [f"data.parse_store={store}"]))
     except InputError as err:
         raise WorkflowError(f"config: {where}: {err}") from None
+    if own_store or resolved.needs_parses:
+        return resolved, not own_store
+    # No parses read: no store in the run's config (nor in its digest).
+    return dataclasses.replace(resolved, data=dataclasses.replace(resolved.data, parse_store=None)), False
 
 
 def _run_config(dataset: str, model: str, point: dict, seed: int) -> dict:
