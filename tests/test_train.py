@@ -187,10 +187,36 @@ def test_sgd_for_the_vectors_adagrad_for_the_rest(sick):
     assert all(torch.equal(state[k]["sum"], adagrad.state_dict()["state"][k]["sum"]) for k in state)
 
 
+def test_adagrad_eps_and_reset_every_epoch(sick):
+    """optimizer.eps reaches the optimizer; optimizer.adagrad_reset=N zeroes Adagrad's sums of squared
+    gradients before epochs N+1, 2N+1, ... (CoreNLP's RNTN training), and only then."""
+    from treenets.models import build_model
+    from treenets.train import make_optimizer, reset_adagrad
+
+    config = sick("optimizer.eps=0.001", "optimizer.adagrad_reset=2")
+    model = build_model(config.model, "relatedness", np.random.default_rng(0).normal(size=(9, 4)),
+                        freeze_embeddings=True, score_range=(1, 5))
+    optimizer = make_optimizer(config, model)
+    assert {group["eps"] for group in optimizer.param_groups} == {0.001}
+    left = SequenceBatch(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
+    right = SequenceBatch(torch.tensor([[7, 8], [2, 0]]), torch.tensor([2, 1]))
+    model.loss(model(left, right), torch.tensor([4.2, 1.5])).backward()
+    optimizer.step()
+    sums = lambda: [optimizer.state[p]["sum"].abs().sum().item() for p in model.l2_parameters()]  # noqa: E731
+    for epoch in (1, 2, 4):
+        reset_adagrad(config, optimizer, epoch)
+        assert min(sums()) > 0, epoch
+    reset_adagrad(config, optimizer, 3)
+    assert max(sums()) == 0
+    assert make_optimizer(sick(), model).param_groups[0]["eps"] == 1e-10  # torch's default, as before
+
+
 def test_options_added_later_leave_old_config_files_unchanged(sick):
     from treenets.config import to_dict
 
     assert "optimizer" not in to_dict(sick())["embeddings"]  # at its default: as configs were before it
+    assert {"adagrad_reset", "eps"}.isdisjoint(to_dict(sick())["optimizer"])
+    assert {"composition_init", "leaf_tanh"}.isdisjoint(to_dict(sick())["model"])
     assert to_dict(sick("embeddings.optimizer=sgd"))["embeddings"]["optimizer"] == "sgd"
     assert load_config(to_dict(sick("embeddings.optimizer=sgd"))) == sick("embeddings.optimizer=sgd")
 

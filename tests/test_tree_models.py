@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,6 +62,8 @@ MODELS = {  # name: (constructor, tree maker); RecNN/RNTN with d = hidden (the p
     "recnn_projected": (lambda: RecNN(6, 4), random_constituency_tree),
     "rntn": (lambda: RNTN(4, 4), random_constituency_tree),
     "rntn_projected": (lambda: RNTN(6, 4), random_constituency_tree),
+    "recnn_corenlp": (lambda: RecNN(4, 4, identity_init=True, leaf_tanh=True), random_constituency_tree),
+    "rntn_corenlp": (lambda: RNTN(6, 4, identity_init=True, leaf_tanh=True), random_constituency_tree),
 }
 
 
@@ -120,6 +123,43 @@ def test_nary_without_output_gate_stays_pinned_open_through_training_steps():
     encoder.constrain_()  # ... and the trainer's constrain_() pins them again
     assert encoder.b[8:12].eq(50.0).all() and encoder.W[8:12].eq(0).all() and encoder.U[8:12].eq(0).all()
     torch.testing.assert_close(encoder(batch, x), reference_encode(encoder, trees, x), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("make", [lambda: RecNN(6, 25, identity_init=True), lambda: RNTN(6, 25, identity_init=True)])
+def test_identity_init_starts_a_phrase_as_the_sum_of_its_children(make):
+    """CoreNLP's initialisation: W = [I + noise, I + noise] with noise in +-1/(2 sqrt d), b = 0,
+    V in +-1/(4d); so before training p ~ tanh(b + c)."""
+    torch.manual_seed(0)
+    encoder, d = make().double(), 25
+    noise = encoder.W.detach() - torch.eye(d).repeat(1, 2)
+    assert noise.abs().max() <= 0.5 / d**0.5 and noise.abs().max() > 0.4 / d**0.5
+    assert encoder.b.eq(0).all()
+    if isinstance(encoder, RNTN):
+        assert encoder.V.abs().max() <= 0.25 / d and encoder.V.abs().max() > 0.2 / d
+    trees, batch = random_batch(random_constituency_tree, random.Random(2))
+    x = word_vectors(batch, 6, 2).detach()
+    h = encoder(batch, x)
+    torch.testing.assert_close(h, reference_encode(encoder, trees, x))
+    leaves = encoder.leaf(x)
+    offsets = np.cumsum([0] + [len(tree.children) for tree in trees])
+    lowest_phrases = [(offset + node, [offset + k for k in kids]) for tree, offset in zip(trees, offsets)
+                      for node, kids in enumerate(tree.children) if kids and not any(tree.children[k] for k in kids)]
+    nodes, kids = zip(*lowest_phrases)
+    kids = torch.tensor(kids)
+    similarity = torch.nn.functional.cosine_similarity(h[list(nodes)], torch.tanh(leaves[kids].sum(1)), dim=1)
+    assert len(nodes) > 5 and similarity.mean() > 0.7 and similarity.min() > 0.4, similarity
+
+
+def test_leaf_tanh_bounds_the_leaf_states():
+    torch.manual_seed(0)
+    plain, bounded = RNTN(6, 4).double(), RNTN(6, 4, leaf_tanh=True).double()
+    bounded.load_state_dict(plain.state_dict())
+    trees, batch = random_batch(random_constituency_tree, random.Random(3))
+    x = 3 * word_vectors(batch, 6, 3).detach()
+    is_leaf = torch.tensor([not kids for tree in trees for kids in tree.children])
+    leaves = plain(batch, x)[is_leaf]
+    assert leaves.abs().max() > 1
+    torch.testing.assert_close(bounded(batch, x)[is_leaf], torch.tanh(leaves))
 
 
 def test_nary_handwritten_backward_passes_gradcheck():

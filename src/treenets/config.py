@@ -58,6 +58,10 @@ class ModelConfig:
     output_gate: bool = field(default=True, metadata={SINCE_0_2: True})
     # RNN/LSTM/GRU: the sentence vector is the top layer's final state, or "all" layers' (Tai et al.'s code).
     sentence_layers: Literal["top", "all"] = field(default="top", metadata={SINCE_0_2: True})
+    # RecNN/RNTN: "identity" starts W as [I I] + noise, as CoreNLP's sentiment code (models/recursive.py).
+    composition_init: Literal["uniform", "identity"] = field(default="uniform", metadata={SINCE_0_2: True})
+    # RecNN/RNTN: leaf states tanh(word vector) instead of the vector itself (CoreNLP's sentiment code).
+    leaf_tanh: bool = field(default=False, metadata={SINCE_0_2: True})
 
     def __post_init__(self):
         if self.name not in MODEL_NAMES:
@@ -75,6 +79,10 @@ class ModelConfig:
             raise InputError(f"model.mag: must be > 1, got {self.mag}")
         if self.sentence_layers == "all" and self.name not in ("rnn", "lstm", "gru"):
             raise InputError(f"model.sentence_layers: only rnn, lstm and gru stack layers this way, not {self.name}")
+        if self.composition_init == "identity" and self.name not in ("recnn", "rntn"):
+            raise InputError(f"model.composition_init: only recnn and rntn compose with W [b; c], not {self.name}")
+        if self.leaf_tanh and self.name not in ("recnn", "rntn"):
+            raise InputError(f"model.leaf_tanh: only for recnn and rntn, not {self.name}")
         if not self.output_gate and self.name not in ("childsum_treelstm", "nary_treelstm", "lstm"):
             raise InputError(f"model.output_gate: only the Tree-LSTMs and lstm can run without one, not {self.name}")
 
@@ -164,6 +172,11 @@ class OptimizerConfig:
     l2: float = 1e-4
     l2_mode: Literal["paper", "weight_decay"] = "paper"
     clip_norm: float | None = None  # clip the global gradient norm to this
+    # Adagrad: zero its sums of squared gradients every N epochs (CoreNLP's RNTN training: 1); 0: never.
+    adagrad_reset: int = field(default=0, metadata={SINCE_0_2: True})
+    # Adagrad/Adam: the term added to the root of the squared-gradient sum; None: torch's default
+    # (1e-10 for Adagrad, as Torch7's optim in Tai et al.'s code; CoreNLP's RNTN training uses 1e-3).
+    eps: float | None = field(default=None, metadata={SINCE_0_2: True})
 
     def __post_init__(self):
         if self.lr <= 0:
@@ -172,6 +185,12 @@ class OptimizerConfig:
             raise InputError(f"optimizer.l2: must be >= 0, got {self.l2}")
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise InputError(f"optimizer.clip_norm: must be > 0, got {self.clip_norm}")
+        if self.eps is not None and (self.eps <= 0 or self.name == "sgd"):
+            raise InputError(f"optimizer.eps: must be > 0 and for adagrad or adam, got {self.eps} with {self.name}")
+        if self.adagrad_reset < 0:
+            raise InputError(f"optimizer.adagrad_reset: must be >= 0, got {self.adagrad_reset}")
+        if self.adagrad_reset and self.name != "adagrad":
+            raise InputError(f"optimizer.adagrad_reset: only for adagrad, not {self.name}")
 
 
 @dataclass(frozen=True)

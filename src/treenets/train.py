@@ -242,11 +242,12 @@ def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimi
         group["regularised"] = all(id(p) in regularised for p in group["params"])
         group["weight_decay"] = opt.l2 if opt.l2_mode == "paper" and group["regularised"] else 0.0
     optimizers = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+    settings = {"lr": opt.lr} if opt.eps is None else {"lr": opt.lr, "eps": opt.eps}
     vectors = [group for group in groups if not group["regularised"]]  # the tuned embeddings, if any
     if config.embeddings.optimizer == "sgd" and vectors:
         rest = [group for group in groups if group["regularised"]]
-        return JointOptimizer(optimizers[opt.name](rest, lr=opt.lr), torch.optim.SGD(vectors, lr=vectors[0]["lr"]))
-    return optimizers[opt.name](groups, lr=opt.lr)
+        return JointOptimizer(optimizers[opt.name](rest, **settings), torch.optim.SGD(vectors, lr=vectors[0]["lr"]))
+    return optimizers[opt.name](groups, **settings)
 
 
 class JointOptimizer:
@@ -274,6 +275,20 @@ class JointOptimizer:
     def load_state_dict(self, state: dict) -> None:
         for optimizer, optimizer_state in zip(self.optimizers, state["optimizers"], strict=True):
             optimizer.load_state_dict(optimizer_state)
+
+
+@torch.no_grad()
+def reset_adagrad(config: Config, optimizer, epoch: int) -> None:
+    """Zero Adagrad's sums of squared gradients before every ``optimizer.adagrad_reset``-th epoch
+    after the first (CoreNLP's SentimentTraining), so that its step sizes grow back to lr."""
+    every = config.optimizer.adagrad_reset
+    if not every or epoch == 1 or (epoch - 1) % every:
+        return
+    for inner in getattr(optimizer, "optimizers", [optimizer]):
+        if isinstance(inner, torch.optim.Adagrad):
+            for group in inner.param_groups:
+                for param in group["params"]:
+                    inner.state[param]["sum"].fill_(group["initial_accumulator_value"])
 
 
 @torch.no_grad()
@@ -456,6 +471,7 @@ def _train(config: Config, run_dir: Path, device: torch.device) -> dict:
         # Shuffled by (seed, epoch) alone, so a resumed run sees the same batches.
         shuffle_seed = config.training.seed * 100_003 + epoch
         loader = make_loader(dataset.splits["train"], collate, config, shuffle_seed)
+        reset_adagrad(config, optimizer, epoch)
         loss, seconds, sentences = run_epoch(model, optimizer, loader, config, epoch, device)
         dev = dev_metrics(config, predict(model, dataset.splits["dev"], collate, config, device))
         improved = dev[key] > state.best_metric

@@ -56,18 +56,18 @@ def nary_cell(enc: NaryTreeLSTM, x, kid_h, kid_c):
 
 
 def recnn_cell(enc: RecNN, x, kid_h, kid_c):
-    """A leaf: its (projected) word vector; a phrase: p = tanh(W [b; c] + b_W)."""
+    """A leaf: its (projected) word vector, or tanh of it; a phrase: p = tanh(W [b; c] + b_W)."""
     if kid_h.shape[1] == 0:
-        h = enc.leaf(x)
+        h = torch.tanh(enc.leaf(x)) if enc.leaf_tanh else enc.leaf(x)
     else:
         h = torch.tanh(kid_h.reshape(len(kid_h), -1) @ enc.W.t() + enc.b)
     return h, torch.zeros_like(h)
 
 
 def rntn_cell(enc: RNTN, x, kid_h, kid_c):
-    """A leaf: its (projected) word vector; a phrase: p_k = tanh([b;c]^T V^[k] [b;c] + (W [b;c] + b_W)_k)."""
+    """A leaf: as :func:`recnn_cell`; a phrase: p_k = tanh([b;c]^T V^[k] [b;c] + (W [b;c] + b_W)_k)."""
     if kid_h.shape[1] == 0:
-        h = enc.leaf(x)
+        h = recnn_cell(enc, x, kid_h, kid_c)[0]
     else:
         bc = kid_h.reshape(len(kid_h), -1)
         tensor_term = torch.stack([((bc @ V_k) * bc).sum(1) for V_k in enc.V], dim=1)

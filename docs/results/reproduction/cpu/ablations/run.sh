@@ -56,3 +56,11 @@ run sst_emb_sgd sst_constituency_treelstm_seed2.yaml embeddings.optimizer=sgd
 run rntn_frozen sst_rntn.yaml embeddings.frozen=true training.epochs=30
 run rntn_l2_1e-4 sst_rntn.yaml optimizer.l2=0.0001 training.epochs=30
 run rntn_d50 sst_rntn.yaml model.hidden=50 training.epochs=30
+# CoreNLP's RNTN training, piece by piece and whole (rntn_identity, rntn_eps and rntn_random25 were
+# stopped early for time; see README.md).
+run rntn_leaf_tanh sst_rntn.yaml model.leaf_tanh=true training.epochs=30
+run rntn_corenlp sst_rntn.yaml model.leaf_tanh=true model.composition_init=identity optimizer.adagrad_reset=1 \
+  optimizer.eps=0.001 training.epochs=30
+run rntn_identity sst_rntn.yaml model.composition_init=identity training.epochs=30
+run rntn_eps sst_rntn.yaml optimizer.eps=0.001 training.epochs=30
+run rntn_random25 sst_rntn.yaml embeddings.source=random:25 training.epochs=30
