@@ -99,6 +99,20 @@ def test_runs_table_has_every_seed_with_its_time(sick_runs, tmp_path):
                      paths["runs_md"].read_text(), flags=re.MULTILINE)
 
 
+def test_caption_names_the_runs_vectors_and_epoch_budgets(sick_runs, tmp_path):
+    for (model, run_dir), epochs in zip(sick_runs, (10, 10, 5)):
+        (run_dir / report.CONFIG_FILE).write_text(
+            "embeddings: {source: glove-6b-50d, frozen: true}\n"
+            f"training: {{epochs: {epochs}, seed: 1}}\nmodel: {{name: {model}}}\n")
+    paths = report.write_report("relatedness", "sick", sick_runs, tmp_path / "out", PAPERS, n_resamples=200)
+    expected = "Runs: word vectors glove-6b-50d, frozen; at most 10 epochs (lstm), at most 5 epochs (treelstm)."
+    assert paths["table_md"].read_text().rstrip().endswith(expected)
+    assert "at most 5 epochs (treelstm)." in paths["table_tex"].read_text()
+    (sick_runs[0][1] / report.CONFIG_FILE).write_text("training: {epochs: 10}\n")
+    with pytest.raises(InputError, match=r"config.resolved.yaml: expected a run config with embeddings.source"):
+        report.write_report("relatedness", "sick", sick_runs, tmp_path / "out", PAPERS, n_resamples=200)
+
+
 def test_plots_are_pngs(sick_runs, tmp_path):
     paths = report.write_report("relatedness", "sick", sick_runs, tmp_path / "out", n_resamples=200)
     for key in ("learning_curves", "predictions", "bars"):

@@ -7,7 +7,9 @@ For one dataset (``name``: sick, sst, ...) and the runs of every model on it (on
   (std over seeds, ddof=1; empty for one seed), ``paper_<metric>, delta_<metric>`` for the metrics
   some model has a published number for (:mod:`treenets.anchors`), and ``p_vs_best`` /
   ``significant_vs_best`` for the main metric;
-* ``tables/<name>.md`` and ``.tex``: the same numbers as the papers print them, "mean (std)";
+* ``tables/<name>.md`` and ``.tex``: the same numbers as the papers print them, "mean (std)", with a
+  caption that also names the runs' word vectors and epoch budgets (where a reproduction deviates
+  from a paper most often);
 * ``tables/<name>_runs.csv`` and ``.md``: one row per run (seed): its directory, epochs, best dev
   epoch, training time (the epochs' seconds, without dev scoring) and sentences/s, test main metric;
 * ``plots/<name>_learning_curves.png`` (train loss and dev main metric per epoch, mean over seeds),
@@ -25,11 +27,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from treenets.anchors import published
 from treenets.errors import InputError
@@ -49,6 +52,7 @@ LABELS = {
 }
 SIGNIFICANCE_LEVEL = 0.05
 EPOCHS_FILE = "epochs.jsonl"  # treenets.train.EPOCHS (that module imports torch; the report does not)
+CONFIG_FILE = "config.resolved.yaml"  # treenets.train.RESOLVED_CONFIG
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Run:
     run_dir: Path
     metrics: dict[str, float]  # test metrics (sentiment in percent)
     epochs: pd.DataFrame  # epoch, train_loss, dev_<metric>... (sentiment in percent)
+    settings: dict[str, str] = field(default_factory=dict)  # vectors, epochs: from its resolved config
 
     @property
     def predictions(self) -> Path:
@@ -116,7 +121,38 @@ def load_run(model: str, run_dir: str | os.PathLike, task: str) -> Run:
             metrics[name] = float(raw[name]) * _scale(task)
     if not set(MAIN_METRICS[task]) & set(metrics):
         raise InputError(f"no {' or '.join(MAIN_METRICS[task])} among the test metrics", metrics_file)
-    return Run(model, run_dir, metrics, _read_epochs(run_dir / EPOCHS_FILE, task))
+    return Run(model, run_dir, metrics, _read_epochs(run_dir / EPOCHS_FILE, task), _read_settings(run_dir / CONFIG_FILE))
+
+
+def _read_settings(path: Path) -> dict[str, str]:
+    """The settings a caption names, from a run's resolved config; none for a run folder without one."""
+    if not path.exists():
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        embeddings, training = config["embeddings"], config["training"]
+        vectors = f"{Path(str(embeddings['source'])).name}, {'frozen' if embeddings['frozen'] else 'tuned'}"
+        return {"vectors": vectors, "epochs": str(int(training["epochs"]))}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        raise InputError("expected a run config with embeddings.source, embeddings.frozen and training.epochs",
+                         path) from None
+
+
+def settings_sentence(runs: Sequence[Run]) -> str:
+    """"Runs: word vectors ...; at most N epochs." naming the models where they differ."""
+    per_model = {run.model: run.settings for run in runs if run.settings}
+    if not per_model:
+        return ""
+    parts = []
+    for key, unit in (("vectors", "word vectors {}"), ("epochs", "at most {} epochs")):
+        groups: dict[str, list[str]] = {}
+        for model, settings in per_model.items():
+            groups.setdefault(settings[key], []).append(model)
+        if len(groups) == 1:
+            parts.append(unit.format(next(iter(groups))))
+        else:
+            parts.append(", ".join(f"{unit.format(value)} ({', '.join(models)})" for value, models in groups.items()))
+    return "Runs: " + "; ".join(parts) + "."
 
 
 def representative(runs: Sequence[Run], metric: str) -> Run:
@@ -229,7 +265,8 @@ def formatted_table(table: pd.DataFrame, task: str, metric: str, style: _Style =
     return out
 
 
-def caption(table: pd.DataFrame, task: str, metric: str, name: str, n_resamples: int, style: _Style = MARKDOWN) -> str:
+def caption(table: pd.DataFrame, task: str, metric: str, name: str, n_resamples: int, style: _Style = MARKDOWN,
+            settings: str = "") -> str:
     text = f"{name}: test set, mean (std) over seeds"
     text += "; accuracy in percent." if task == "sentiment" else "."
     if table["p_vs_best"].notna().any():
@@ -239,11 +276,11 @@ def caption(table: pd.DataFrame, task: str, metric: str, name: str, n_resamples:
     sources = sorted({source for source in table["paper_source"] if source})
     if sources:
         text += f" Paper: {'; '.join(sources)}."
-    return text
+    return text + (f" {settings}" if settings else "")
 
 
 def write_tables(table: pd.DataFrame, task: str, metric: str, name: str, stem: str | os.PathLike,
-                 n_resamples: int) -> list[Path]:
+                 n_resamples: int, settings: str = "") -> list[Path]:
     """``stem``.csv (the numbers), .md and .tex (formatted, with a caption); returns the paths."""
     stem = Path(stem)
     paths = [stem.with_suffix(suffix) for suffix in (".csv", ".md", ".tex")]
@@ -253,14 +290,15 @@ def write_tables(table: pd.DataFrame, task: str, metric: str, name: str, stem: s
     markdown = formatted_table(table, task, metric, MARKDOWN)
     markdown.at[best, "Model"] = f"**{markdown.at[best, 'Model']}**"
     with atomic_write(paths[1]) as handle:
-        handle.write(markdown.to_markdown(index=False, disable_numparse=True) + f"\n\n{caption(table, task, metric, name, n_resamples)}\n")
+        handle.write(markdown.to_markdown(index=False, disable_numparse=True) + f"\n\n{caption(table, task, metric, name, n_resamples, settings=settings)}\n")
     latex = (formatted_table(table, task, metric, LATEX).style.hide(axis="index")
              .format(escape="latex", subset=["Model"])
              .apply(lambda column: ["font-weight: bold" if i == best else "" for i in column.index], subset=["Model"]))
     with atomic_write(paths[2]) as handle:
         handle.write(latex.to_latex(
             hrules=True, convert_css=True, position="t", label=f"tab:{stem.name}",
-            caption=caption(table, task, metric, name.replace("_", r"\_"), n_resamples, LATEX),
+            caption=caption(table, task, metric, name.replace("_", r"\_"), n_resamples, LATEX,
+                            settings.replace("_", r"\_")),
             column_format="l" + "r" * (latex.data.shape[1] - 1)))
     return paths
 
@@ -406,7 +444,7 @@ def write_report(task: str, name: str, runs: Sequence[tuple[str, str | os.PathLi
     metric = main_metric(table, task)
     table = add_significance(table, loaded, metric, n_resamples, seed)
     paths = output_paths(out_dir, name)
-    write_tables(table, task, metric, name, paths["table_csv"].with_suffix(""), n_resamples)
+    write_tables(table, task, metric, name, paths["table_csv"].with_suffix(""), n_resamples, settings_sentence(loaded))
     write_runs_table(loaded, task, metric, name, paths["runs_csv"].with_suffix(""))
     plot_learning_curves(loaded, metric, paths["learning_curves"])
     plot_predictions(loaded, task, metric, paths["predictions"])
