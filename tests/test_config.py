@@ -68,6 +68,7 @@ def test_needs_parses_names_the_runs_that_read_a_parse_store():
         (with_section(SST_TREE, "model", composition_init="identity"), "model.composition_init: only recnn and rntn"),
         (with_section(SST_TREE, "model", composition_init="eye"), "model.composition_init: must be one of"),
         (with_section(SICK_LSTM, "model", leaf_tanh=True), "model.leaf_tanh: only for recnn and rntn"),
+        (with_section(SICK_LSTM, "model", tie_directions=True), "model.tie_directions: only for a bidirectional"),
         (with_section(SST_TREE, "optimizer", name="adam", adagrad_reset=1), "optimizer.adagrad_reset: only for adagrad"),
         (with_section(SST_TREE, "optimizer", adagrad_reset=-1), "optimizer.adagrad_reset: must be >= 0"),
         (with_section(SST_TREE, "optimizer", name="sgd", eps=1e-3), "optimizer.eps: must be > 0 and for adagrad or adam"),

@@ -156,6 +156,36 @@ def test_lstm_without_output_gate_is_tanh_of_the_cell(layers, bidirectional):
     assert every_layer.hidden_size == 4 * (2 if bidirectional else 1) * layers
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_tied_directions_run_one_stack_forward_and_over_the_reversed_sentence(cell, layers):
+    """tie_directions (Tai et al.'s BiLSTM): the backward half is the unidirectional stack itself on the
+    reversed sentence, each direction its own stack; one direction's parameters; padding ignored."""
+    torch.manual_seed(3)
+    tied = RecurrentEncoder(3, 4, cell, layers, bidirectional=True, tie_directions=True, all_layers=True).double()
+    one_way = RecurrentEncoder(3, 4, cell, layers).double()
+    one_way.load_state_dict(tied.state_dict())
+    assert sum(p.numel() for p in tied.parameters()) == sum(p.numel() for p in one_way.parameters())
+    x, lengths = padded_batch([5, 1, 7, 3], 3)
+    out = tied(x, lengths)
+    assert out.shape == (4, tied.hidden_size) == (4, 4 * 2 * layers)
+
+    def final_states(sequence):  # every layer's last state of the stack over one unpadded sequence
+        _, final = one_way.rnn(sequence.unsqueeze(0))
+        return (final[0] if cell == "lstm" else final)[:, 0]
+
+    for row, length in enumerate(lengths.tolist()):
+        forward, backward = final_states(x[row, :length]), final_states(x[row, :length].flip(0))
+        expected = torch.cat([h for layer in range(layers) for h in (forward[layer], backward[layer])])
+        torch.testing.assert_close(out[row], expected, rtol=1e-12, atol=1e-12)
+    top = RecurrentEncoder(3, 4, cell, layers, bidirectional=True, tie_directions=True).double()
+    top.load_state_dict(tied.state_dict())
+    torch.testing.assert_close(top(x, lengths), out[:, -8:])
+    assert_same_function(top, lambda x, lengths: top(x, lengths), x, lengths)  # finite, deterministic gradients
+    with pytest.raises(ValueError, match="tie_directions needs bidirectional"):
+        RecurrentEncoder(3, 4, cell, tie_directions=True)
+
+
 @pytest.mark.parametrize("layers,bidirectional,residual,batch_norm,nonlinearity", [
     (1, False, False, False, "relu"),
     (3, False, True, False, "relu"),

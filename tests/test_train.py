@@ -216,7 +216,7 @@ def test_options_added_later_leave_old_config_files_unchanged(sick):
 
     assert "optimizer" not in to_dict(sick())["embeddings"]  # at its default: as configs were before it
     assert {"adagrad_reset", "eps"}.isdisjoint(to_dict(sick())["optimizer"])
-    assert {"composition_init", "leaf_tanh"}.isdisjoint(to_dict(sick())["model"])
+    assert {"composition_init", "leaf_tanh", "tie_directions"}.isdisjoint(to_dict(sick())["model"])
     assert to_dict(sick("embeddings.optimizer=sgd"))["embeddings"]["optimizer"] == "sgd"
     assert load_config(to_dict(sick("embeddings.optimizer=sgd"))) == sick("embeddings.optimizer=sgd")
 

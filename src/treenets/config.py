@@ -58,6 +58,8 @@ class ModelConfig:
     output_gate: bool = field(default=True, metadata={SINCE_0_2: True})
     # RNN/LSTM/GRU: the sentence vector is the top layer's final state, or "all" layers' (Tai et al.'s code).
     sentence_layers: Literal["top", "all"] = field(default="top", metadata={SINCE_0_2: True})
+    # RNN/LSTM/GRU, bidirectional: the backward direction shares the forward weights (Tai et al.'s code).
+    tie_directions: bool = field(default=False, metadata={SINCE_0_2: True})
     # RecNN/RNTN: "identity" starts W as [I I] + noise, as CoreNLP's sentiment code (models/recursive.py).
     composition_init: Literal["uniform", "identity"] = field(default="uniform", metadata={SINCE_0_2: True})
     # RecNN/RNTN: leaf states tanh(word vector) instead of the vector itself (CoreNLP's sentiment code).
@@ -81,6 +83,9 @@ class ModelConfig:
             raise InputError(f"model.sentence_layers: only rnn, lstm and gru stack layers this way, not {self.name}")
         if self.composition_init == "identity" and self.name not in ("recnn", "rntn"):
             raise InputError(f"model.composition_init: only recnn and rntn compose with W [b; c], not {self.name}")
+        if self.tie_directions and not (self.bidirectional and self.name in ("rnn", "lstm", "gru")):
+            raise InputError(f"model.tie_directions: only for a bidirectional rnn, lstm or gru, not {self.name}"
+                             + ("" if self.bidirectional else " without bidirectional: true"))
         if self.leaf_tanh and self.name not in ("recnn", "rntn"):
             raise InputError(f"model.leaf_tanh: only for recnn and rntn, not {self.name}")
         if not self.output_gate and self.name not in ("childsum_treelstm", "nary_treelstm", "lstm"):

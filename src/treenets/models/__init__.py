@@ -133,7 +133,7 @@ def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = 
         return RNTN(input_dim, hidden, identity_init=c.composition_init == "identity", leaf_tanh=c.leaf_tanh)
     if c.name in ("rnn", "lstm", "gru"):
         return RecurrentEncoder(input_dim, hidden, c.name, c.layers, c.bidirectional, c.activation, c.output_gate,
-                                all_layers=c.sentence_layers == "all")
+                                all_layers=c.sentence_layers == "all", tie_directions=c.tie_directions)
     if c.name == "indrnn":
         constraint_len = c.constraint_len or max_length
         if constraint_len is None:

@@ -34,6 +34,12 @@ class RecurrentEncoder(nn.Module):
     ``all_layers=True`` the final states of every layer, ``[B, hidden * directions * layers]``, the
     sentence vector of Tai et al.'s multi-layer LSTMs.
 
+    ``tie_directions=True`` (with ``bidirectional``): the backward direction is the forward network
+    itself run over each reversed sentence, as in Tai et al.'s code ("tying the forward and backward
+    weights improves performance", LSTMSim.lua): half the parameters, and with several layers two
+    separate stacks (a layer reads the layer below in its own direction only, unlike cuDNN's
+    bidirectional stack, which feeds both directions to the next layer).
+
     ``output_gate=False`` (LSTM only): h_t = tanh(c_t), as Tai et al.'s relatedness code runs its
     LSTMs. cuDNN's LSTM always has the gate, so it is pinned open: zero weights and a bias of
     :data:`OPEN_GATE` (sigmoid = 1 in float32 and float64), restored by :meth:`constrain_` after
@@ -42,12 +48,15 @@ class RecurrentEncoder(nn.Module):
 
     def __init__(self, input_dim: int, hidden: int, cell: str = "lstm", layers: int = 1,
                  bidirectional: bool = False, nonlinearity: str = "tanh", output_gate: bool = True,
-                 all_layers: bool = False):
+                 all_layers: bool = False, tie_directions: bool = False):
         super().__init__()
         if not output_gate and cell != "lstm":
             raise ValueError(f"only an LSTM has an output gate to leave out, not {cell!r}")
+        if tie_directions and not bidirectional:
+            raise ValueError("tie_directions needs bidirectional=True")
         options = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
-        self.rnn = CELLS[cell](input_dim, hidden, num_layers=layers, bidirectional=bidirectional,
+        self.tied = tie_directions
+        self.rnn = CELLS[cell](input_dim, hidden, num_layers=layers, bidirectional=bidirectional and not self.tied,
                                batch_first=True, **options)
         self.directions = 2 if bidirectional else 1
         self.all_layers = all_layers
@@ -65,12 +74,18 @@ class RecurrentEncoder(nn.Module):
             parameter[3 * H:].fill_(OPEN_GATE if name.startswith("bias_ih") else 0.0)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        h_n = self._final_states(x, lengths)
+        if self.tied:  # the same stack over the reversed sentences; interleave as cuDNN orders h_n
+            backward = self._final_states(reverse_padded(x, lengths), lengths)
+            h_n = torch.stack([h_n, backward], dim=1).flatten(0, 1)
+        # h_n is [layers * directions, B, hidden], back in batch order; the top layer comes last.
+        return torch.cat(list(h_n if self.all_layers else h_n[-self.directions:]), dim=-1)
+
+    def _final_states(self, x: Tensor, lengths: Tensor) -> Tensor:
         # Unpadded batches skip packing: the packed CPU backward of nn.RNN/nn.GRU is quadratic in T.
         unpadded = bool((lengths == x.shape[1]).all())
         _, final = self.rnn(x if unpadded else pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False))
-        h_n = final[0] if isinstance(final, tuple) else final  # LSTM: (h_n, c_n)
-        # h_n is [layers * directions, B, hidden], back in batch order; the top layer comes last.
-        return torch.cat(list(h_n if self.all_layers else h_n[-self.directions:]), dim=-1)
+        return final[0] if isinstance(final, tuple) else final  # LSTM: (h_n, c_n)
 
     def trace(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, list[Tensor]]:
         """The same function as ``forward``, one step at a time (see the module docstring)."""
