@@ -27,6 +27,10 @@ run lstm_no_output_gate sick_lstm.yaml model.output_gate=false
 run bilstm_no_output_gate sick_bilstm.yaml model.output_gate=false
 run lstm_2layer_tai_code sick_lstm_2layer.yaml model.output_gate=false model.sentence_layers=all
 run bilstm_2layer_tai_code sick_bilstm_2layer.yaml model.output_gate=false model.sentence_layers=all
+for seed in 1 2 3; do  # Tai et al.'s BiLSTM ties its two directions
+  run bilstm_tied$([ $seed = 1 ] || echo _seed$seed) sick_bilstm.yaml model.output_gate=false model.tie_directions=true \
+    training.seed=$seed
+done
 # SICK Dependency Tree-LSTM: the same questions, and the parser.
 run dt_l2x5 sick_dependency_treelstm.yaml optimizer.l2=0.0005
 run dt_lr0.1 sick_dependency_treelstm.yaml optimizer.lr=0.1
@@ -64,3 +68,10 @@ run rntn_corenlp sst_rntn.yaml model.leaf_tanh=true model.composition_init=ident
 run rntn_identity sst_rntn.yaml model.composition_init=identity training.epochs=30
 run rntn_eps sst_rntn.yaml optimizer.eps=0.001 training.epochs=30
 run rntn_random25 sst_rntn.yaml embeddings.source=random:25 training.epochs=30
+run rntn_corenlp_random25 sst_rntn.yaml embeddings.source=random:25 model.leaf_tanh=true \
+  model.composition_init=identity optimizer.adagrad_reset=1 optimizer.eps=0.001
+# The same trained longer: we copied its folder (without training.json, config.resolved.yaml and the
+# test outputs) to rntn_corenlp_random25_long and resumed it from epoch 48 under these budgets, which
+# gives what a fresh run would (training is deterministic and resumable).
+run rntn_corenlp_random25_long sst_rntn.yaml embeddings.source=random:25 model.leaf_tanh=true \
+  model.composition_init=identity optimizer.adagrad_reset=1 optimizer.eps=0.001 training.epochs=100 training.patience=30

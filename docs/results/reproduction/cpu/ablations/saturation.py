@@ -1,0 +1,40 @@
+"""Where a trained RecNN/RNTN's phrase units sit: for each finished run folder given, the mean |.| of
+W [b; c] + b and of the tensor term at the phrase nodes of the first 300 dev trees, and the share of
+pre-activations beyond +-2 (where tanh' < 0.07).
+    TREENETS_DATA_MIRROR=../shared/data python docs/results/reproduction/cpu/ablations/saturation.py RUN_DIR...
+"""
+
+import sys
+
+import torch
+import torch.nn.functional as F
+
+from treenets import train
+from treenets.datasets import load_dataset
+
+
+def phrase_preactivations(run_dir: str, trees: int = 300) -> dict[str, torch.Tensor]:
+    config, vocab, model, device = train.load_best(run_dir)
+    examples = load_dataset(config, ["dev"]).splits["dev"][:trees]
+    encoder, parts = model.encoder, {"linear": [], "tensor": []}
+    compose = encoder.compose
+
+    def recording(children):
+        parts["linear"].append(F.linear(children, encoder.W, encoder.b))
+        tensor = torch.einsum("ni,kij,nj->nk", children, encoder.V, children) if hasattr(encoder, "V") else None
+        parts["tensor"].append(torch.zeros_like(parts["linear"][-1]) if tensor is None else tensor)
+        return compose(children)
+
+    encoder.compose = recording
+    model.eval()
+    with torch.no_grad():
+        model(*train.Collate(vocab, binary=False)(examples).to(device).inputs)
+    linear, tensor = torch.cat(parts["linear"]), torch.cat(parts["tensor"])
+    return {"linear": linear, "tensor": tensor, "total": linear + tensor}
+
+
+if __name__ == "__main__":
+    for run in sys.argv[1:]:
+        parts = phrase_preactivations(run)
+        print(run, "  ".join(f"{name} |.| {v.abs().mean():.2f}" for name, v in parts.items()),
+              f"  beyond +-2: {(parts['total'].abs() > 2).float().mean():.1%}")
