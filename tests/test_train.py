@@ -211,11 +211,40 @@ def test_adagrad_eps_and_reset_every_epoch(sick):
     assert make_optimizer(sick(), model).param_groups[0]["eps"] == 1e-10  # torch's default, as before
 
 
+def test_head_and_vectors_get_their_own_l2(sick):
+    """optimizer.l2_head and embeddings.l2 (CoreNLP's RNTN: classifier and words 1e-4, the rest 1e-3):
+    each group's step is Adagrad's with its own weight decay."""
+    from treenets.models import build_model
+    from treenets.train import make_optimizer
+
+    config = sick("optimizer.l2=0.01", "optimizer.l2_head=0.001", "embeddings.frozen=false", "embeddings.l2=0.0001")
+    model = build_model(config.model, "relatedness", np.random.default_rng(0).normal(size=(9, 4)),
+                        freeze_embeddings=False, score_range=(1, 5))
+    optimizer = make_optimizer(config, model)
+    head = list(model.head.parameters())
+    assert [group["weight_decay"] for group in optimizer.param_groups] == [0.01, 0.001, 0.0001]
+    assert optimizer.param_groups[1]["params"] == head
+    assert optimizer.param_groups[2]["params"] == [model.embedding.weight]
+    reference = copy.deepcopy(model)
+    left = SequenceBatch(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
+    right = SequenceBatch(torch.tensor([[7, 8], [2, 0]]), torch.tensor([2, 1]))
+    for m in (model, reference):
+        m.loss(m(left, right), torch.tensor([4.2, 1.5])).backward()
+    optimizer.step()
+    for params, weight_decay in ((list(reference.encoder.parameters()), 0.01), (list(reference.head.parameters()), 0.001),
+                                 ([reference.embedding.weight], 0.0001)):
+        torch.optim.Adagrad(params, lr=0.1, weight_decay=weight_decay).step()
+    for a, b in zip(model.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b)
+    assert len(make_optimizer(sick(), model).param_groups) == 2  # unset: model and vectors, as before
+
+
 def test_options_added_later_leave_old_config_files_unchanged(sick):
     from treenets.config import to_dict
 
     assert "optimizer" not in to_dict(sick())["embeddings"]  # at its default: as configs were before it
-    assert {"adagrad_reset", "eps"}.isdisjoint(to_dict(sick())["optimizer"])
+    assert {"adagrad_reset", "eps", "l2_head"}.isdisjoint(to_dict(sick())["optimizer"])
+    assert "l2" not in to_dict(sick())["embeddings"]
     assert {"composition_init", "leaf_tanh", "tie_directions"}.isdisjoint(to_dict(sick())["model"])
     assert to_dict(sick("embeddings.optimizer=sgd"))["embeddings"]["optimizer"] == "sgd"
     assert load_config(to_dict(sick("embeddings.optimizer=sgd"))) == sick("embeddings.optimizer=sgd")

@@ -161,10 +161,16 @@ class EmbeddingsConfig:
     # How tuned vectors are updated: "same" as the other parameters (optimizer.name), or "sgd": plain
     # SGD at embeddings.lr on the batch-mean gradient, as Tai et al.'s code does (Adagrad for the rest).
     optimizer: Literal["same", "sgd"] = field(default="same", metadata={SINCE_0_2: True})
+    # L2 on the tuned vectors (optimizer.l2_mode paper); Tai et al.: none, CoreNLP's RNTN: 1e-4.
+    l2: float = field(default=0.0, metadata={SINCE_0_2: True})
 
     def __post_init__(self):
         if self.lr is not None and self.lr <= 0:
             raise InputError(f"embeddings.lr: must be > 0, got {self.lr}")
+        if self.l2 < 0:
+            raise InputError(f"embeddings.l2: must be >= 0, got {self.l2}")
+        if self.l2 and self.frozen:
+            raise InputError("embeddings.l2: the vectors are frozen (embeddings.frozen: true)")
 
 
 @dataclass(frozen=True)
@@ -182,6 +188,9 @@ class OptimizerConfig:
     # Adagrad/Adam: the term added to the root of the squared-gradient sum; None: torch's default
     # (1e-10 for Adagrad, as Torch7's optim in Tai et al.'s code; CoreNLP's RNTN training uses 1e-3).
     eps: float | None = field(default=None, metadata={SINCE_0_2: True})
+    # L2 on the output layer (the classifier / similarity head) instead of l2; None: l2. CoreNLP's RNTN
+    # regularises its classifier at 1e-4 and its composition at 1e-3.
+    l2_head: float | None = field(default=None, metadata={SINCE_0_2: True})
 
     def __post_init__(self):
         if self.lr <= 0:
@@ -192,6 +201,10 @@ class OptimizerConfig:
             raise InputError(f"optimizer.clip_norm: must be > 0, got {self.clip_norm}")
         if self.eps is not None and (self.eps <= 0 or self.name == "sgd"):
             raise InputError(f"optimizer.eps: must be > 0 and for adagrad or adam, got {self.eps} with {self.name}")
+        if self.l2_head is not None and self.l2_head < 0:
+            raise InputError(f"optimizer.l2_head: must be >= 0, got {self.l2_head}")
+        if self.l2_head is not None and self.l2_mode != "paper":
+            raise InputError("optimizer.l2_head: only with l2_mode: paper")
         if self.adagrad_reset < 0:
             raise InputError(f"optimizer.adagrad_reset: must be >= 0, got {self.adagrad_reset}")
         if self.adagrad_reset and self.name != "adagrad":
@@ -245,6 +258,8 @@ class Config:
             raise InputError("data.parse_store: required here (the trees/tokens come from parsed sentences)")
         if self.sentiment.train_on_phrases and model.is_tree:
             raise InputError("sentiment.train_on_phrases: tree models already train on every phrase")
+        if self.embeddings.l2 and self.optimizer.l2_mode != "paper":
+            raise InputError("embeddings.l2: only with optimizer.l2_mode: paper")
 
     @property
     def needs_parses(self) -> bool:

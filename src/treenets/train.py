@@ -228,7 +228,9 @@ def build(config: Config, architecture: Architecture, embeddings: np.ndarray):
 
 
 def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """The optimizer over ``model.parameter_groups``, with L2 on every group but the embeddings.
+    """The optimizer over ``model.parameter_groups``, with L2 ``optimizer.l2`` on every group but the
+    embeddings (``embeddings.l2``, 0 by default); with ``optimizer.l2_head`` set, the output layer is a
+    group of its own under that weight.
 
     ``l2_mode: paper`` is Tai et al.'s 0.5 * lambda * ||theta||^2 added to each minibatch's mean
     loss; its gradient, lambda * theta, is exactly what torch's (coupled) ``weight_decay`` adds to
@@ -237,10 +239,13 @@ def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimi
     """
     opt = config.optimizer
     regularised = {id(p) for p in model.l2_parameters()}
-    groups = model.parameter_groups(opt.lr, config.embeddings.lr or opt.lr)
+    head = {id(p) for p in model.head.parameters()} if opt.l2_head is not None else set()
+    groups = [part for group in model.parameter_groups(opt.lr, config.embeddings.lr or opt.lr)
+              for part in _split_group(group, head)]
     for group in groups:
         group["regularised"] = all(id(p) in regularised for p in group["params"])
-        group["weight_decay"] = opt.l2 if opt.l2_mode == "paper" and group["regularised"] else 0.0
+        l2 = (opt.l2_head if id(group["params"][0]) in head else opt.l2) if group["regularised"] else config.embeddings.l2
+        group["weight_decay"] = l2 if opt.l2_mode == "paper" else 0.0
     optimizers = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
     settings = {"lr": opt.lr} if opt.eps is None else {"lr": opt.lr, "eps": opt.eps}
     vectors = [group for group in groups if not group["regularised"]]  # the tuned embeddings, if any
@@ -248,6 +253,15 @@ def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimi
         rest = [group for group in groups if group["regularised"]]
         return JointOptimizer(optimizers[opt.name](rest, **settings), torch.optim.SGD(vectors, lr=vectors[0]["lr"]))
     return optimizers[opt.name](groups, **settings)
+
+
+def _split_group(group: dict, ids: set[int]) -> list[dict]:
+    """``group`` as it is, or its parameters outside ``ids`` and those inside as two groups."""
+    inside = [p for p in group["params"] if id(p) in ids]
+    if not inside:
+        return [group]
+    outside = [p for p in group["params"] if id(p) not in ids]
+    return [{**group, "params": params} for params in (outside, inside) if params]
 
 
 class JointOptimizer:
