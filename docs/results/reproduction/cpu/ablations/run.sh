@@ -75,3 +75,8 @@ run rntn_corenlp_random25 sst_rntn.yaml embeddings.source=random:25 model.leaf_t
 # gives what a fresh run would (training is deterministic and resumable).
 run rntn_corenlp_random25_long sst_rntn.yaml embeddings.source=random:25 model.leaf_tanh=true \
   model.composition_init=identity optimizer.adagrad_reset=1 optimizer.eps=0.001 training.epochs=100 training.patience=30
+# CoreNLP's L2 per parameter group (classifier and words 1e-4, W and V 1e-3): alone, and with everything else.
+run rntn_l2_groups sst_rntn.yaml optimizer.l2_head=0.0001 embeddings.l2=0.0001
+run rntn_corenlp_random25_l2 sst_rntn.yaml embeddings.source=random:25 model.leaf_tanh=true \
+  model.composition_init=identity optimizer.adagrad_reset=1 optimizer.eps=0.001 optimizer.l2_head=0.0001 \
+  embeddings.l2=0.0001 training.epochs=100 training.patience=30
