@@ -127,10 +127,9 @@ def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = 
         return ChildSumTreeLSTM(input_dim, hidden, c.output_gate)
     if c.name == "nary_treelstm":
         return NaryTreeLSTM(input_dim, hidden, output_gate=c.output_gate)
-    if c.name == "recnn":
-        return RecNN(input_dim, hidden, identity_init=c.composition_init == "identity", leaf_tanh=c.leaf_tanh)
-    if c.name == "rntn":
-        return RNTN(input_dim, hidden, identity_init=c.composition_init == "identity", leaf_tanh=c.leaf_tanh)
+    if c.name in ("recnn", "rntn"):
+        recursive = RecNN if c.name == "recnn" else RNTN
+        return recursive(input_dim, hidden, identity_init=c.composition_init == "identity", leaf_tanh=c.leaf_tanh)
     if c.name in ("rnn", "lstm", "gru"):
         return RecurrentEncoder(input_dim, hidden, c.name, c.layers, c.bidirectional, c.activation, c.output_gate,
                                 all_layers=c.sentence_layers == "all", tie_directions=c.tie_directions)

@@ -34,7 +34,7 @@ from treenets.models.tree_lstm import check_tree_input, uniform_init
 
 
 class _BinaryComposition(nn.Module):
-    """The level loop shared by RecNN and RNTN; subclasses define :meth:`compose`."""
+    """The level loop shared by RecNN and RNTN; subclasses define :meth:`preactivation`."""
 
     def __init__(self, input_dim: int, hidden: int, leaf_tanh: bool = False):
         super().__init__()
@@ -50,9 +50,17 @@ class _BinaryComposition(nn.Module):
         self.W += torch.eye(d).repeat(1, 2)
         self.b.zero_()
 
+    def linear_term(self, children: torch.Tensor) -> torch.Tensor:
+        """W [b; c] + b_W, [n, d], from the concatenated children [b; c], [n, 2d]."""
+        return F.linear(children, self.W, self.b)
+
+    def preactivation(self, children: torch.Tensor) -> torch.Tensor:
+        """What goes into tanh at the parents [n, d] of the concatenated children [b; c], [n, 2d]."""
+        raise NotImplementedError
+
     def compose(self, children: torch.Tensor) -> torch.Tensor:
         """Parent states [n, d] from the concatenated children [b; c], [n, 2d]."""
-        raise NotImplementedError
+        return torch.tanh(self.preactivation(children))
 
     def forward(self, batch: TreeBatch, x: torch.Tensor) -> torch.Tensor:
         check_tree_input(self, batch, x)
@@ -83,8 +91,8 @@ class RecNN(_BinaryComposition):
         if identity_init:
             self._identity_init()
 
-    def compose(self, children: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(F.linear(children, self.W, self.b))
+    def preactivation(self, children: torch.Tensor) -> torch.Tensor:
+        return self.linear_term(children)
 
 
 class RNTN(_BinaryComposition):
@@ -94,12 +102,16 @@ class RNTN(_BinaryComposition):
         super().__init__(input_dim, hidden, leaf_tanh)
         self.V = nn.Parameter(torch.empty(hidden, 2 * hidden, 2 * hidden))
         uniform_init(self, hidden)
-        with torch.no_grad():  # the tensor term sums (2d)^2 products: start it smaller than W [b; c]
-            self.V.mul_(1.0 / (2 * hidden))
         if identity_init:
             self._identity_init()
             nn.init.uniform_(self.V, -0.25 / hidden, 0.25 / hidden)
+        else:
+            with torch.no_grad():  # the tensor term sums (2d)^2 products: start it smaller than W [b; c]
+                self.V.mul_(1.0 / (2 * hidden))
 
-    def compose(self, children: torch.Tensor) -> torch.Tensor:
-        tensor_term = torch.einsum("ni,kij,nj->nk", children, self.V, children)
-        return torch.tanh(tensor_term + F.linear(children, self.W, self.b))
+    def tensor_term(self, children: torch.Tensor) -> torch.Tensor:
+        """[b; c]^T V^[k] [b; c] for every k, [n, d]."""
+        return torch.einsum("ni,kij,nj->nk", children, self.V, children)
+
+    def preactivation(self, children: torch.Tensor) -> torch.Tensor:
+        return self.tensor_term(children) + self.linear_term(children)

@@ -7,7 +7,6 @@ pre-activations beyond +-2 (where tanh' < 0.07).
 import sys
 
 import torch
-import torch.nn.functional as F
 
 from treenets import train
 from treenets.datasets import load_dataset
@@ -16,21 +15,20 @@ from treenets.datasets import load_dataset
 def phrase_preactivations(run_dir: str, trees: int = 300) -> dict[str, torch.Tensor]:
     config, vocab, model, device = train.load_best(run_dir)
     examples = load_dataset(config, ["dev"]).splits["dev"][:trees]
-    encoder, parts = model.encoder, {"linear": [], "tensor": []}
-    compose = encoder.compose
+    encoder, parts = model.encoder, {"linear": [], "total": []}
+    preactivation = encoder.preactivation
 
     def recording(children):
-        parts["linear"].append(F.linear(children, encoder.W, encoder.b))
-        tensor = torch.einsum("ni,kij,nj->nk", children, encoder.V, children) if hasattr(encoder, "V") else None
-        parts["tensor"].append(torch.zeros_like(parts["linear"][-1]) if tensor is None else tensor)
-        return compose(children)
+        parts["linear"].append(encoder.linear_term(children))
+        parts["total"].append(preactivation(children))
+        return parts["total"][-1]
 
-    encoder.compose = recording
+    encoder.preactivation = recording
     model.eval()
     with torch.no_grad():
         model(*train.Collate(vocab, binary=False)(examples).to(device).inputs)
-    linear, tensor = torch.cat(parts["linear"]), torch.cat(parts["tensor"])
-    return {"linear": linear, "tensor": tensor, "total": linear + tensor}
+    linear, total = torch.cat(parts["linear"]), torch.cat(parts["total"])
+    return {"linear": linear, "tensor": total - linear, "total": total}
 
 
 if __name__ == "__main__":
