@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -82,3 +83,78 @@ def test_the_console_script_exits_nonzero_without_a_traceback(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("treenets: error: ")
+
+
+GOOD_SST = "(3 (2 The) (4 (2 film) (4 rocks)))"
+
+
+@pytest.mark.parametrize("tree, problem", [
+    ("(3 (2 The) (7 (2 film) (4 rocks)))", "label 7 of the phrase 'film rocks' is outside 0-4"),
+    ("(3 (2 The) (-1 film))", "label -1 of the word 'film' is outside 0-4"),
+    ("(3 (2 The) (2 film) (4 rocks))", "the phrase 'The film rocks' has 3 children; SST phrases have exactly 2"),
+    ("(3 (2 The) (4 (4 rocks)))", "the phrase 'rocks' has 1 child; SST phrases have exactly 2"),
+    ("(3 (2 The) (4 (2 film) (4)))", "a leaf without a word: (4)"),
+    ("(3 (2 The) (4 (2 film) (4 rocks))", "malformed brackets (unbalanced or truncated?): expected ')'"),
+    ("(3 (2 The) (4 (2 film) (4 rocks))))", "malformed brackets (unbalanced or truncated?): expected 'end-of-string'"),
+])
+def test_a_malformed_sst_tree_is_one_error_line_before_any_model(tmp_path, capsys, tree, problem):
+    files = {split: tmp_path / f"{split}.txt" for split in ("train", "dev", "test")}
+    for split, path in files.items():
+        path.write_text(f"{GOOD_SST}\n{tree if split == 'train' else GOOD_SST}\n")
+    config = tmp_path / "sst.yaml"
+    config.write_text(yaml.safe_dump({
+        "task": "sentiment", "data": {"dataset": "sst", "files": {k: str(v) for k, v in files.items()}},
+        "model": {"name": "lstm", "hidden": 4}, "training": {"epochs": 1, "device": "cpu"},
+    }))
+    code, out, err = run(capsys, "train", "--config", str(config), "--run-dir", str(tmp_path / "run"))
+    assert code == 1 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"treenets: error: {files['train']}:2: {problem}")
+    assert not (tmp_path / "run").exists()  # read before the run directory (or a model) exists
+
+
+def pairs_config(tmp_path, rows: dict[str, list[str]], **data) -> str:
+    """A pairs dataset with the given rows per split ("A<TAB>B<TAB>score"), an LSTM over it."""
+    files = {}
+    for split in ("train", "dev", "test"):
+        files[split] = str(tmp_path / f"{split}.tsv")
+        Path(files[split]).write_text("".join(f"{row}\n" for row in ["a\tb\tscore", *rows[split]]))
+    spec = {"files": files, "sentence_a": "a", "sentence_b": "b", "score": "score", "score_range": [1, 5]}
+    config = tmp_path / "pairs.yaml"
+    config.write_text(yaml.safe_dump({
+        "task": "relatedness", "data": {"dataset": "pairs", "pairs": spec, **data},
+        "model": {"name": "lstm", "hidden": 4, "head_hidden": 4},
+        "embeddings": {"source": "random:8"}, "training": {"epochs": 1, "device": "cpu"},
+    }))
+    return str(config)
+
+
+ROWS = ["A dog runs\tA dog is running\t4.5", "A man cooks\tA cat sleeps\t1.2"]
+
+
+@pytest.mark.parametrize("rows, problem", [
+    ({"train": [], "dev": ROWS, "test": ROWS}, "train.tsv: the train split has no examples"),
+    ({"train": ROWS, "dev": ["A\tB\t3", "C\tD\t3"], "test": ROWS},
+     "dev.tsv: every pair of the dev split has the score 3, so Pearson's r (which picks the best epoch) is undefined"),
+    ({"train": [*ROWS, "A dog\tA cat\t6"], "dev": ROWS, "test": ROWS}, "train.tsv:4: score 6 is outside [1, 5]"),
+])
+def test_pair_files_that_parse_but_cannot_train_are_one_error_line(tmp_path, capsys, rows, problem):
+    code, out, err = run(capsys, "train", "--config", pairs_config(tmp_path, rows), "--run-dir", str(tmp_path / "run"))
+    assert code == 1 and out == "" and err.splitlines() == [f"treenets: error: {tmp_path}/{problem}"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_two_class_sst_split_without_polar_sentences_is_an_error(tmp_path, capsys):
+    files = {split: tmp_path / f"{split}.txt" for split in ("train", "dev", "test")}
+    for split, path in files.items():
+        path.write_text(f"{GOOD_SST}\n" if split != "dev" else "(2 (2 The) (2 film))\n")
+    config = tmp_path / "sst.yaml"
+    config.write_text(yaml.safe_dump({
+        "task": "sentiment", "sentiment": {"classes": 2},
+        "data": {"dataset": "sst", "files": {k: str(v) for k, v in files.items()}},
+        "model": {"name": "lstm", "hidden": 4}, "training": {"epochs": 1, "device": "cpu"},
+    }))
+    code, _, err = run(capsys, "train", "--config", str(config), "--run-dir", str(tmp_path / "run"))
+    assert code == 1 and err.splitlines() == [
+        f"treenets: error: {files['dev']}: the dev split has no examples after leaving out the neutral sentences "
+        "(sentiment.classes: 2)"]

@@ -77,7 +77,7 @@ def test_token_nodes_come_first_in_sentence_order():
         ("", "expected '('"),
         ("(NP (2 a) (2 b))", "'NP' is not an integer"),
         ("(3 a (2 b))", "token 'a' has no label"),
-        ("(3 (2 a) ())", "empty constituent"),
+        ("(3 (2 a) ())", "a leaf without a word"),
     ],
 )
 def test_malformed_brackets_are_tree_errors(text, problem):

@@ -68,9 +68,20 @@ def tokens_of(sentence: Tree | tuple[str, ...]) -> tuple[str, ...]:
 def load_dataset(config: Config, splits: Iterable[str] = SPLITS) -> Dataset:
     splits = tuple(splits)
     files = split_files(config, splits)
-    if config.data.dataset == "sst":
-        return _sst_dataset(config, files)
-    return _pair_dataset(config, files)
+    dataset = _sst_dataset(config, files) if config.data.dataset == "sst" else _pair_dataset(config, files)
+    for split, examples in dataset.splits.items():
+        if not examples:  # rows that parse but leave nothing to train or score on
+            binary = " after leaving out the neutral sentences (sentiment.classes: 2)" if dataset.num_classes == 2 else ""
+            raise InputError(f"the {split} split has no examples{binary}", files[split])
+    return dataset
+
+
+def check_dev_scores(config: Config, dataset: Dataset) -> None:
+    """Relatedness dev scores that vary: Pearson's r, which picks the best epoch, is undefined otherwise."""
+    examples = dataset.splits["dev"]
+    if dataset.score_range is not None and len({example.target for example in examples}) < 2:
+        raise InputError(f"every pair of the dev split has the score {examples[0].target:g}, so Pearson's r "
+                         "(which picks the best epoch) is undefined", split_files(config, ("dev",))["dev"])
 
 
 def split_files(config: Config, splits: Sequence[str]) -> dict[str, Path]:

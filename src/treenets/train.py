@@ -46,7 +46,7 @@ from tqdm import tqdm
 import treenets
 from treenets.batching import SequenceBatch, TreeBatch
 from treenets.config import Config, dump_config, load_config, to_dict
-from treenets.datasets import Dataset, Example, load_dataset, tokens_of
+from treenets.datasets import Dataset, Example, check_dev_scores, load_dataset, tokens_of
 from treenets.embeddings import Vocab, embedding_matrix
 from treenets.errors import InputError
 from treenets.evaluate import binary_gold, relatedness_metrics, sentiment_metrics
@@ -448,18 +448,21 @@ def restore_rng_states(states: dict) -> None:
 def train(config: Config, run_dir: str | os.PathLike) -> dict:
     """Train (or resume, or return the summary of an already complete run in ``run_dir``)."""
     run_dir = Path(run_dir)
+    if (run_dir / RESOLVED_CONFIG).exists():
+        claim_run_dir(config, run_dir)
+        if (run_dir / DONE).exists():
+            return json.loads((run_dir / DONE).read_text())
+    dataset = load_dataset(config)  # bad input fails here, before the run directory is made
+    check_dev_scores(config, dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
     claim_run_dir(config, run_dir)
-    if (run_dir / DONE).exists():
-        return json.loads((run_dir / DONE).read_text())
     device = resolve_device(config.training.device)
     with deterministic_algorithms(device):
-        return _train(config, run_dir, device)
+        return _train(config, dataset, run_dir, device)
 
 
-def _train(config: Config, run_dir: Path, device: torch.device) -> dict:
+def _train(config: Config, dataset: Dataset, run_dir: Path, device: torch.device) -> dict:
     seed_everything(config.training.seed)
-    dataset = load_dataset(config)
     vocab = Vocab.build(dataset.sentences())
     vocab.save(run_dir / VOCAB)
     embeddings = embedding_matrix(vocab, config.embeddings.source, config.training.seed, config.embeddings.cache_dir)

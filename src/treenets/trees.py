@@ -213,7 +213,7 @@ class Tree:
             if len(node) == 1 and isinstance(node[0], str):
                 return builder.add_token(node[0], label_of(node))
             if len(node) == 0:
-                raise TreeError(f"empty constituent ({node.label()})")
+                raise TreeError(f"a leaf without a word: ({node.label()})")
             return builder.add_phrase([visit(kid) for kid in node], label_of(node))
 
         visit(tree)

@@ -9,6 +9,7 @@ from treenets.data.pairs import Pair, PairDatasetSpec, read_pairs
 from treenets.errors import InputError
 from treenets.trees import Tree, TreeError, read_lines, read_utf8
 
+SST_LABELS = range(5)  # very negative .. very positive
 # SICK's columns: the SemEval-2014 split files have the first five, the full SICK.txt all of them.
 _SICK_COLUMNS = dict(sentence_a="sentence_A", sentence_b="sentence_B", score="relatedness_score",
                      id="pair_ID", score_range=(1.0, 5.0))
@@ -18,7 +19,11 @@ SICK_SEMEVAL_SETS = {"train": "TRAIN", "dev": "TRIAL", "test": "TEST"}
 
 def read_sst(path: str | os.PathLike, limit: int | None = None, lines: Sequence[int] | None = None) -> list[Tree]:
     """One labelled tree per line (Stanford Sentiment Treebank PTB format): all of them, the first
-    ``limit`` only, or those on the 1-based line numbers ``lines`` (only those lines are parsed)."""
+    ``limit`` only, or those on the 1-based line numbers ``lines`` (only those lines are parsed).
+
+    Strict: every node labelled 0-4, every phrase node with exactly two children and every leaf a
+    word, as in SST; anything else is an error at its line (a label the 5-class head cannot take
+    would otherwise surface deep inside training)."""
     text = read_lines(path)
     numbers = range(1, len(text[:limit]) + 1) if lines is None else lines
     trees = []
@@ -26,10 +31,36 @@ def read_sst(path: str | os.PathLike, limit: int | None = None, lines: Sequence[
         if not 1 <= number <= len(text):
             raise InputError(f"no line {number}: the file has {len(text)} lines", path)
         try:
-            trees.append(Tree.from_ptb(text[number - 1], labelled=True))
+            trees.append(check_sst_tree(Tree.from_ptb(text[number - 1], labelled=True)))
         except TreeError as err:
             raise err.at(path, number) from None
     return trees
+
+
+def check_sst_tree(tree: Tree) -> Tree:
+    """``tree`` if it is a well-formed SST tree, else a :class:`TreeError` naming the first bad node."""
+    for node in tree.postorder():
+        label, kids = tree.labels[node], tree.children[node]
+        if label not in SST_LABELS:
+            raise TreeError(f"label {label} of {_describe(tree, node)} is outside {SST_LABELS[0]}-{SST_LABELS[-1]}")
+        if node >= tree.num_tokens and len(kids) != 2:
+            raise TreeError(f"{_describe(tree, node)} has {len(kids)} {'child' if len(kids) == 1 else 'children'}; "
+                            "SST phrases have exactly 2")
+    return tree
+
+
+def _describe(tree: Tree, node: int, width: int = 40) -> str:
+    """``the word 'film'`` or ``the phrase 'The film rocks'`` (shortened), for error messages."""
+    if node < tree.num_tokens:
+        return f"the word {tree.tokens[node]!r}"
+    below, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if current < tree.num_tokens:
+            below.append(current)
+        stack.extend(tree.children[current])
+    text = " ".join(tree.tokens[token] for token in sorted(below))
+    return f"the phrase {(text if len(text) <= width else text[: width - 3] + '...')!r}"
 
 
 def read_sick(path: str | os.PathLike, split: str | None = None) -> list[Pair]:
