@@ -33,3 +33,18 @@ def data_mirror() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, data_mirror):
+    """Stanza parsers bootstrapped at the tiny budget from real UD / PTB sentences (~20-60 s), once
+    per session: (models folder, metrics)."""
+    pytest.importorskip("stanza")
+    from treenets.parse.bootstrap import Sources, bootstrap
+
+    ud = data_mirror / "ud" / "UD_English-LinES"
+    sources = Sources(ud={split: ud / f"en_lines-ud-{split}.conllu" for split in ("train", "dev", "test")},
+                      ptb_zip=data_mirror / "ptb_sample" / "nltk_data" / "corpora" / "treebank.zip")
+    out = tmp_path_factory.mktemp("parsers") / "tiny"
+    metrics = bootstrap(out, sources, "tiny", device="cpu", seed=1, log=lambda line: None)
+    return out, metrics

@@ -42,8 +42,7 @@ def test_complete_bootstrap_folder_gives_every_path(tmp_path):
     options = pipeline_options(folder)
     assert options["depparse_pretagged"] is True and "lemma" not in options["processors"]
     assert options["constituency_pretrain_path"] == str(folder / "pretrain.pt")
-    with pytest.raises(InputError, match="bootstrap models parse pretokenized text only"):
-        model_paths(folder, pretokenized=False)
+    assert model_paths(folder, pretokenized=False) == model_paths(folder)  # raw text: no tokenizer model
 
 
 def test_official_folder_resolved_like_stanza(tmp_path, fixtures_dir):

@@ -1,11 +1,13 @@
 """Bootstrap parsers trained here on a few hundred real UD / PTB sentences, then real SICK parses.
 
-One tiny training (module fixture, ~20-60 s on two shared cores) serves every test below.
+One tiny training (the session fixture ``tiny_models`` of conftest.py, ~20-60 s on two shared cores)
+serves every test below.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -14,23 +16,12 @@ from treenets.cli import main
 from treenets.data.readers import read_sick
 from treenets.datasets import spread
 from treenets.errors import InputError
-from treenets.parse.bootstrap import Sources, bootstrap
 from treenets.parse.models_dir import BOOTSTRAP_MARKER, model_paths
 from treenets.parse.stanza_run import SentenceRow, parse_rows
 from treenets.parse.store import ParseStore
 from treenets.trees import read_treelstm
 
 pytest.importorskip("stanza")
-
-
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory, data_mirror):
-    ud = data_mirror / "ud" / "UD_English-LinES"
-    sources = Sources(ud={split: ud / f"en_lines-ud-{split}.conllu" for split in ("train", "dev", "test")},
-                      ptb_zip=data_mirror / "ptb_sample" / "nltk_data" / "corpora" / "treebank.zip")
-    out = tmp_path_factory.mktemp("parsers") / "tiny"
-    metrics = bootstrap(out, sources, "tiny", device="cpu", seed=1, log=lambda line: None)
-    return out, metrics
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +87,15 @@ def test_cli_parse_exports_treelstm_files(tiny_models, data_mirror, tmp_path, ca
     assert main(["parse", "--config", str(tmp_path / "run.yaml"), "--models", str(folder), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "sentences/s" in out and (tmp_path / "parsed" / "cache").is_dir()
+    # 24 pairs of SICK, pretokenized: a few capitalised first words and no punctuation miss GloVe 6B
+    stats = re.search(r"(\d+) tokens, ([\d.]+) per sentence; in the word vectors glove-6b-50d: ([\d.]+)% as "
+                      r"written, ([\d.]+)% lowercased", out)
+    store = ParseStore(tmp_path / "parsed" / "sick")
+    tokens = [token for parsed in store for token in parsed.tokens]
+    assert int(stats[1]) == len(tokens) and float(stats[2]) == pytest.approx(len(tokens) / len(store), abs=0.05)
+    assert float(stats[3]) < float(stats[4]) and float(stats[4]) > 95
+    record = json.loads((tmp_path / "parsed" / "sick" / "parser.json").read_text())
+    assert record["models"] == str(folder.resolve()) and record["tokenize"] == "pretokenized"
 
     store = ParseStore(tmp_path / "parsed" / "sick")
     train = tmp_path / "parsed" / "sick" / "treelstm" / "train"
@@ -126,3 +126,20 @@ def test_sst_words_with_a_no_break_space_parse_as_sst_tokenised_them(tiny_models
     for tree in trees:
         labelled = dependency_with_sst_labels(tree, store)  # what training reads: SST labels on dependency nodes
         assert labelled.tokens == tree.words and labelled.labels[labelled.root] == tree.labels[tree.root]
+
+
+def test_raw_text_with_bootstrap_models_is_split_by_the_ptb_tokenizer(tiny_models, tmp_path):
+    from treenets.parse.stanza_run import parser_fingerprint
+    from treenets.parse.tokenize import ptb_tokens
+
+    folder, _ = tiny_models
+    texts = ['He said "no comment" and left.', "A man isn't playing the flute, it's a whistle (a small one)."]
+    rows = [SentenceRow(text, f"raw.tsv:{number}") for number, text in enumerate(texts, 1)]
+    stats = parse_rows(rows, folder, tmp_path / "raw", tmp_path / "cache", pretokenized=False, device="cpu")
+    assert stats.parsed == 2
+    store = ParseStore(tmp_path / "raw")
+    assert list(store.get(texts[0]).tokens) == ["He", "said", "``", "no", "comment", "''", "and", "left", "."]
+    for text in texts:
+        parsed = store.get(text)
+        assert list(parsed.tokens) == ptb_tokens(text) and parsed.constituency_tree().is_binary()
+    assert parser_fingerprint(folder, pretokenized=False) != parser_fingerprint(folder, pretokenized=True)

@@ -201,8 +201,12 @@ def _add_parse(subparsers) -> None:
     parser.add_argument("--out", default=None, help="the parse store folder (default: the config's data.parse_store)")
     parser.add_argument("--cache", default=None, help="sentence cache shared across datasets (default: OUT/../cache)")
     parser.add_argument("--tokenize", choices=("pretokenized", "raw"), default="pretokenized",
-                        help="pretokenized: split at spaces; raw: Stanza's tokenizer (official models) "
+                        help="pretokenized: split at spaces; raw: Stanza's tokenizer (official models) or the PTB "
+                             "tokenizer of treenets.parse.tokenize (bootstrap models); SST is always pretokenized "
                              "(default: %(default)s)")
+    parser.add_argument("--vectors", default=None,
+                        help="word vectors whose coverage of the tokens is reported (default: the config's "
+                             "embeddings.source)")
     parser.add_argument("--device", default="auto", help="auto (GPU when there is one), cpu, cuda[:N]")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH,
                         help="sentences per Pipeline call (default: %(default)s)")
@@ -213,8 +217,8 @@ def _add_parse(subparsers) -> None:
         from pathlib import Path
 
         from treenets.config import load_config
-        from treenets.parse.sentences import dataset_sentences, export_treelstm
-        from treenets.parse.stanza_run import parse_rows
+        from treenets.parse.sentences import dataset_sentences, export_treelstm, statistics_line, token_statistics
+        from treenets.parse.stanza_run import parse_rows, write_parser_record
         from treenets.parse.store import ParseStore
 
         _set_threads(args.threads)
@@ -224,10 +228,13 @@ def _add_parse(subparsers) -> None:
             raise InputError("no output folder: pass --out or set data.parse_store in the config", args.config)
         splits = dataset_sentences(config)
         rows = [row for split in splits for column in split.columns.values() for row in column]
-        stats = parse_rows(rows, args.models, out, args.cache or out.parent / "cache",
-                           pretokenized=args.tokenize == "pretokenized", device=args.device,
-                           batch_size=args.batch_size, package=args.package)
+        pretokenized = args.tokenize == "pretokenized" or config.data.dataset == "sst"
+        write_parser_record(out, args.models, pretokenized, args.package)
+        stats = parse_rows(rows, args.models, out, args.cache or out.parent / "cache", pretokenized=pretokenized,
+                           device=args.device, batch_size=args.batch_size, package=args.package)
         print(stats.summary())
+        vectors = args.vectors or config.embeddings.source
+        print(statistics_line(token_statistics(ParseStore(out), vectors), vectors))
         print(export_treelstm(ParseStore(out), splits, out))
 
     parser.set_defaults(func=run)

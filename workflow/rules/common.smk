@@ -125,7 +125,9 @@ def _resolved(run_config: dict, store: str, where: str) -> tuple[Config, bool]:
 def _run_config(dataset: str, model: str, point: dict, seed: int) -> dict:
     spec, entry = config["datasets"][dataset], config["models"][model]
     run_config = {"task": spec["task"]}
-    for level in (config.get("defaults", {}), spec, entry):
+    # Raw sentence pairs: sequence models read the parser's tokens too, unless told otherwise.
+    raw_pairs = PARSER["tokenize"] == "raw" and spec["data"]["dataset"] != "sst"
+    for level in ({"data": {"tokenization": "parsed"}} if raw_pairs else {}, config.get("defaults", {}), spec, entry):
         update_config(run_config, copy.deepcopy({k: v for k, v in level.items() if k in TRAIN_SECTIONS}))
     run_config = apply_overrides(run_config, [f"{key}={json.dumps(value)}" for key, value in point.items()])
     update_config(run_config, {

@@ -75,11 +75,7 @@ def model_paths(directory: str | os.PathLike, pretokenized: bool = True, package
     """The ``*_path`` keyword arguments of a Pipeline over ``directory``, every file checked."""
     directory = Path(directory)
     kind = layout(directory)
-    if kind == "bootstrap":
-        if not pretokenized:
-            raise InputError(
-                "bootstrap models parse pretokenized text only (no tokenizer is trained): set "
-                "tokenize to pretokenized, or use official models", directory)
+    if kind == "bootstrap":  # no tokenizer model: raw text is split by treenets.parse.tokenize
         paths = {key: str(directory / name) for key, name in BOOTSTRAP_FILES.items()}
     else:
         paths = _official_paths(directory, pretokenized, package)

@@ -3,7 +3,8 @@
 Rows are selected exactly as :mod:`treenets.datasets` reads them (the same files, the same
 evenly spaced ``limit`` slices), so the store holds every sentence training will look up. SST
 sentences are its trees' words joined by spaces (what ``datasets`` looks up for dependency
-trees); pair datasets give two columns, ``a`` and ``b``.
+trees), always parsed pretokenized (SST's tokens are its trees'); pair datasets give two columns,
+``a`` and ``b``.
 
 The export follows stanfordnlp/treelstm: ``<out>/treelstm/<split>/<column>.toks`` (tokens),
 ``.parents`` (dependency heads), ``.cparents`` (binarized constituency tree), ``.rels``
@@ -14,13 +15,14 @@ for pairs.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from treenets.config import SPLITS, Config
 from treenets.files import atomic_write
 from treenets.parse.stanza_run import SentenceRow
-from treenets.parse.store import ParseStore
+from treenets.parse.store import ParsedSentence, ParseStore
 from treenets.trees import write_treelstm
 
 EXPORT_DIR = "treelstm"
@@ -59,6 +61,29 @@ def dataset_sentences(config: Config, splits=SPLITS) -> list[SplitSentences]:
         extra = {"id": [pair.id for pair in pairs], "sim": [f"{pair.score:g}" for pair in pairs]}
         result.append(SplitSentences(split, columns, extra))
     return result
+
+
+def token_statistics(sentences: Iterable[ParsedSentence], vectors: str) -> dict[str, float]:
+    """Tokens per sentence, and the share of tokens with a vector in ``vectors`` as written and as
+    training looks them up (also PTB-unescaped and lowercased, :func:`treenets.embeddings.lookup_forms`)."""
+    from treenets.embeddings import load_vectors, lookup_forms
+
+    token_lists = [parsed.tokens for parsed in sentences]
+    tokens = [token for tokens in token_lists for token in tokens]
+    known, _ = load_vectors(vectors, {form for token in set(tokens) for form in lookup_forms(token)})
+    return {
+        "sentences": len(token_lists), "tokens": len(tokens),
+        "tokens_per_sentence": len(tokens) / max(len(token_lists), 1),
+        "in_vectors_exact": sum(token in known for token in tokens) / max(len(tokens), 1),
+        "in_vectors_lowercased": sum(any(form in known for form in lookup_forms(token)) for token in tokens)
+        / max(len(tokens), 1),
+    }
+
+
+def statistics_line(stats: dict[str, float], vectors: str) -> str:
+    return (f"{stats['tokens']} tokens, {stats['tokens_per_sentence']:.1f} per sentence; in the word vectors "
+            f"{vectors}: {100 * stats['in_vectors_exact']:.1f}% as written, "
+            f"{100 * stats['in_vectors_lowercased']:.1f}% lowercased")
 
 
 def export_treelstm(store: ParseStore, splits: list[SplitSentences], out: str | os.PathLike) -> Path:

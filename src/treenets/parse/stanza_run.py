@@ -14,15 +14,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from treenets.errors import InputError
-from treenets.files import sha256_file
-from treenets.parse.models_dir import LANG, model_paths, pipeline_options
+from treenets.files import atomic_write, sha256_file
+from treenets.parse.models_dir import LANG, layout, model_paths, pipeline_options
 from treenets.parse.store import ParsedSentence, ParseStore, normalise, sentence_key
 from treenets.trees import Tree, binarize
 
@@ -61,6 +62,19 @@ def pretokenized_tokens(text: str) -> list[str]:
     return normalise(text).split(" ")
 
 
+def word_splitter(models: str | os.PathLike, pretokenized: bool = True) -> Callable[[str], list[str]] | None:
+    """What splits a sentence into the parser's words: spaces (pretokenized text), the PTB tokenizer
+    (raw text for bootstrap models, which have no tokenizer), or None: Stanza's own tokenizer (raw text
+    for official models)."""
+    if pretokenized:
+        return pretokenized_tokens
+    if layout(models) == "bootstrap":
+        from treenets.parse.tokenize import ptb_tokens
+
+        return ptb_tokens
+    return None
+
+
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
@@ -71,9 +85,11 @@ def resolve_device(device: str) -> str:
 
 def build_pipeline(models: str | os.PathLike, pretokenized: bool = True, device: str = "auto",
                    package: str = "default"):
-    """One Stanza Pipeline (tokenize, pos, [lemma,] depparse, constituency) over checked model files."""
+    """One Stanza Pipeline (tokenize, pos, [lemma,] depparse, constituency) over checked model files;
+    it reads words (``pretokenized``, also raw text split by :func:`word_splitter`) or raw text."""
     import stanza
 
+    pretokenized = word_splitter(models, pretokenized) is not None
     return stanza.Pipeline(
         lang=LANG, dir=str(models), download_method=None, allow_unknown_language=True,
         device=resolve_device(device), tokenize_pretokenized=pretokenized, tokenize_no_ssplit=True,
@@ -83,7 +99,9 @@ def build_pipeline(models: str | os.PathLike, pretokenized: bool = True, device:
 
 def parser_fingerprint(models: str | os.PathLike, pretokenized: bool = True, package: str = "default") -> str:
     """What a cached parse depends on: the model files' contents and the tokenization mode."""
-    digest = hashlib.sha256(f"pretokenized={pretokenized}".encode())
+    splitter = word_splitter(models, pretokenized)
+    mode = f"pretokenized={pretokenized}" + ("" if splitter in (None, pretokenized_tokens) else f" {splitter.__name__}")
+    digest = hashlib.sha256(mode.encode())
     for path in sorted(set(model_paths(models, pretokenized, package).values())):
         digest.update(sha256_file(path).encode())
     return digest.hexdigest()[:16]
@@ -116,19 +134,21 @@ def constituency_tree(stanza_tree) -> Tree:
     return binarize(Tree.from_nltk(convert(stanza_tree)))
 
 
-def parse_texts(pipeline, texts: Sequence[str], pretokenized: bool) -> list[ParsedSentence | InputError]:
-    """Parse ``texts`` in one Pipeline call; where the call fails, one at a time to find the culprit."""
+def parse_texts(pipeline, texts: Sequence[str], split_words: Callable[[str], list[str]] | None
+                ) -> list[ParsedSentence | InputError]:
+    """Parse ``texts`` in one Pipeline call, split into words by ``split_words`` (None: by Stanza);
+    where the call fails, one at a time to find the culprit."""
     try:
-        return _parse_batch(pipeline, texts, pretokenized)
+        return _parse_batch(pipeline, texts, split_words)
     except Exception as err:  # noqa: BLE001 - any stanza failure: retry one by one to name the sentence
         if len(texts) == 1:
             return [InputError(f"stanza failed: {type(err).__name__}: {err}")]
-    return [result for text in texts for result in parse_texts(pipeline, [text], pretokenized)]
+    return [result for text in texts for result in parse_texts(pipeline, [text], split_words)]
 
 
-def _parse_batch(pipeline, texts: Sequence[str], pretokenized: bool) -> list[ParsedSentence | InputError]:
-    if pretokenized:
-        wanted = [pretokenized_tokens(text) for text in texts]
+def _parse_batch(pipeline, texts: Sequence[str], split_words) -> list[ParsedSentence | InputError]:
+    if split_words is not None:
+        wanted = [split_words(text) for text in texts]
         document = pipeline(wanted)
     else:  # one sentence per paragraph: tokenize_no_ssplit keeps each as one sentence
         wanted = None
@@ -145,6 +165,26 @@ def _parse_batch(pipeline, texts: Sequence[str], pretokenized: bool) -> list[Par
         except InputError as err:
             results.append(err)
     return results
+
+
+PARSER_RECORD = "parser.json"  # in a parse store: the models and tokenization that made it
+
+
+def write_parser_record(out: str | os.PathLike, models: str | os.PathLike, pretokenized: bool, package: str) -> None:
+    """Record in the store ``out`` how its sentences were parsed, so new sentences (``treenets
+    predict``) can be tokenized and parsed the same way."""
+    record = {"models": str(Path(models).resolve()), "tokenize": "pretokenized" if pretokenized else "raw",
+              "package": package, "fingerprint": parser_fingerprint(models, pretokenized, package)}
+    with atomic_write(Path(out) / PARSER_RECORD) as handle:
+        json.dump(record, handle, indent=2)
+        handle.write("\n")
+
+
+def read_parser_record(store: str | os.PathLike) -> dict:
+    path = Path(store) / PARSER_RECORD
+    if not path.is_file():
+        raise InputError(f"no {PARSER_RECORD}: this parse store was not written by treenets parse (rerun it)", store)
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @contextlib.contextmanager
@@ -179,12 +219,13 @@ def parse_rows(rows: Iterable[SentenceRow], models: str | os.PathLike, out: str 
     if todo:
         start = time.perf_counter()
         pipeline = build_pipeline(models, pretokenized, device, package)
+        split_words = word_splitter(models, pretokenized)
         load_seconds = time.perf_counter() - start
         start = time.perf_counter()
         batches = range(0, len(todo), batch_size)
         for begin in tqdm(batches, desc="parsing", unit="batch", disable=None):
             texts = todo[begin : begin + batch_size]
-            for text, result in zip(texts, parse_texts(pipeline, texts, pretokenized)):
+            for text, result in zip(texts, parse_texts(pipeline, texts, split_words)):
                 if isinstance(result, InputError):
                     failures.append(f"{first_row[sentence_key(text)].where}: {result.message}")
                 else:
