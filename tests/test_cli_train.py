@@ -7,10 +7,12 @@ from pathlib import Path
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 import yaml
 
 from treenets.cli import main
+from treenets.data.readers import read_sick
 
 
 @pytest.fixture
@@ -158,3 +160,38 @@ def test_a_two_class_sst_split_without_polar_sentences_is_an_error(tmp_path, cap
     assert code == 1 and err.splitlines() == [
         f"treenets: error: {files['dev']}: the dev split has no examples after leaving out the neutral sentences "
         "(sentiment.classes: 2)"]
+
+
+def test_predict_reproduces_the_runs_test_predictions(sick_config, data_mirror, tmp_path, capsys):
+    """A whitespace-token GRU on SICK: the test file itself (the run's format) and the same pairs as
+    a plain two-column TSV give the predictions `treenets evaluate` wrote."""
+    run_dir = tmp_path / "run"
+    assert main(["train", "--config", str(sick_config), "--run-dir", str(run_dir), "--set", "training.epochs=1"]) == 0
+    assert main(["evaluate", "--run-dir", str(run_dir)]) == 0
+    capsys.readouterr()
+    expected = pd.read_csv(run_dir / "predictions.tsv", sep="\t", dtype={"id": str}).set_index("id")
+
+    code, out, err = run(capsys, "predict", "--run-dir", str(run_dir), "--input",
+                         str(data_mirror / "sick" / "semeval2014" / "SICK_test_annotated.txt"),
+                         "--output", str(tmp_path / "all.tsv"))
+    assert code == 0 and json.loads(out)["format"] == "dataset" and json.loads(out)["examples"] == 4927
+    predicted = pd.read_csv(tmp_path / "all.tsv", sep="\t", dtype={"id": str}).set_index("id").loc[expected.index]
+    assert predicted["gold"].tolist() == pytest.approx(expected["gold"].tolist())
+    assert predicted["predicted"].tolist() == pytest.approx(expected["predicted"].tolist(), abs=1e-5)
+    assert "tokens are not in the run's vocabulary" in err  # it has the words of the 320 pairs training loaded
+
+    pairs = {pair.id: pair for pair in read_sick(data_mirror / "sick" / "semeval2014" / "SICK_test_annotated.txt")}
+    plain = tmp_path / "plain.tsv"
+    plain.write_text("".join(f"{pairs[i].a}\t{pairs[i].b}\n" for i in expected.index))
+    code, out, _ = run(capsys, "predict", "--run-dir", str(run_dir), "--input", str(plain))
+    summary = json.loads(out)
+    assert code == 0 and summary["format"] == "plain" and summary["output"] == str(tmp_path / "plain.predictions.tsv")
+    table = pd.read_csv(tmp_path / "plain.predictions.tsv", sep="\t")
+    assert "gold" not in table and table["sentence_a"][0] == pairs[expected.index[0]].a
+    assert table["predicted"].tolist() == pytest.approx(expected["predicted"].tolist(), abs=1e-5)
+    assert summary["unknown_tokens"] == 0 and summary["tokens"] == sum(
+        len(pairs[i].a.split()) + len(pairs[i].b.split()) for i in expected.index)
+
+    plain.write_text("only one sentence\n")
+    code, _, err = run(capsys, "predict", "--run-dir", str(run_dir), "--input", str(plain))
+    assert code == 1 and err.strip() == f"treenets: error: {plain}:1: expected two tab-separated sentences, got 1 field(s)"

@@ -163,6 +163,32 @@ def _add_evaluate(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def _add_predict(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "predict", help="a trained run's predictions for new sentences (raw text or the run's data format)",
+        description="Score new sentences with the best checkpoint of a complete run: sentence pairs (relatedness) "
+                    "or sentences (sentiment), in the run's dataset format or plain (a two-column TSV A<TAB>B; "
+                    "one sentence per line), tokenized and parsed as the run's data was. Writes a TSV of "
+                    "predictions (score, or class and class probabilities) and reports unknown words.",
+    )
+    parser.add_argument("--run-dir", required=True, help="a run directory written by treenets train")
+    parser.add_argument("--input", required=True, help="the sentences to score")
+    parser.add_argument("--output", default=None, help="the predictions TSV (default: INPUT's stem + "
+                                                       ".predictions.tsv, next to it)")
+    parser.add_argument("--models", default=None, help="Stanza models folder (default: the one the run's "
+                                                       "parses were made with; needed for SST tree runs)")
+    parser.add_argument("--device", default="auto", help="the parser's device: auto, cpu, cuda[:N]")
+    parser.add_argument("--threads", type=int, default=1, help=THREADS_HELP)
+
+    def run(args) -> None:
+        from treenets.predict import predict_file
+
+        _set_threads(args.threads)
+        print(json.dumps(predict_file(args.run_dir, args.input, args.output, args.models, args.device), indent=2))
+
+    parser.set_defaults(func=run)
+
+
 def _add_significance(subparsers) -> None:
     parser = subparsers.add_parser(
         "significance", help="paired bootstrap (and Williams' test for relatedness) between two prediction files",
@@ -323,8 +349,8 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-_COMMANDS: list = [_add_fetch, _add_report, _add_study, _add_train, _add_evaluate, _add_significance, _add_parse,
-                   _add_parser_models]
+_COMMANDS: list = [_add_fetch, _add_report, _add_study, _add_train, _add_evaluate, _add_predict, _add_significance,
+                   _add_parse, _add_parser_models]
 
 
 def main(argv: list[str] | None = None) -> int:

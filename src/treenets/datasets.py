@@ -15,7 +15,7 @@ read); SICK and generic pair files, parse stores and GloVe text files need neith
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,20 +106,12 @@ def _pair_dataset(config: Config, files: dict[str, Path]) -> Dataset:
     from treenets.data.pairs import read_pairs
     from treenets.data.readers import read_sick
 
-    data, model = config.data, config.model
+    data = config.data
     store = ParseStore(data.parse_store) if data.parse_store is not None else None
     used = list(files.values())
     if store is not None:
         used.append(store.path)
-
-    def sentence(text: str):
-        if model.is_tree:
-            parsed = store.get(text)
-            return parsed.dependency_tree() if data.tree == "dependency" else parsed.constituency_tree()
-        if data.tokenization == "parsed":
-            return store.get(text).tokens
-        return tuple(text.split())
-
+    sentence = pair_sentence(config, store)
     splits = {}
     for split, path in files.items():
         pairs = read_sick(path) if data.pairs is None else read_pairs(data.pairs, split)
@@ -130,6 +122,22 @@ def _pair_dataset(config: Config, files: dict[str, Path]) -> Dataset:
             raise err.at(path) from None
     score_range = SCORE_RANGE_SICK if data.pairs is None else tuple(int(bound) for bound in data.pairs.score_range)
     return Dataset(splits, score_range=score_range, files=used)
+
+
+def pair_sentence(config: Config, store: ParseStore | None) -> Callable[[str], Tree | tuple[str, ...]]:
+    """What a model reads for one sentence of a pair: its parse tree, the parser's tokens, or its
+    whitespace tokens, as the config says."""
+    data, model = config.data, config.model
+
+    def sentence(text: str) -> Tree | tuple[str, ...]:
+        if model.is_tree:
+            parsed = store.get(text)
+            return parsed.dependency_tree() if data.tree == "dependency" else parsed.constituency_tree()
+        if data.tokenization == "parsed":
+            return store.get(text).tokens
+        return tuple(text.split())
+
+    return sentence
 
 
 # --------------------------------------------------------------------------- SST
