@@ -143,3 +143,42 @@ def test_raw_text_with_bootstrap_models_is_split_by_the_ptb_tokenizer(tiny_model
         parsed = store.get(text)
         assert list(parsed.tokens) == ptb_tokens(text) and parsed.constituency_tree().is_binary()
     assert parser_fingerprint(folder, pretokenized=False) != parser_fingerprint(folder, pretokenized=True)
+
+
+def test_predict_with_an_sst_tree_model(tiny_models, data_mirror, tmp_path, capsys):
+    """SST trees as input give the run's own test predictions; plain sentences need a parser (--models)
+    and get a class and five probabilities each."""
+    import pandas as pd
+
+    from treenets.data.readers import read_sst
+
+    folder, _ = tiny_models
+    files = {split: str(data_mirror / "sst" / f"{split}.txt") for split in ("train", "dev", "test")}
+    config = {"task": "sentiment", "data": {"dataset": "sst", "files": files,
+                                            "limit": {"train": 30, "dev": 10, "test": 12}},
+              "model": {"name": "nary_treelstm", "hidden": 6}, "embeddings": {"source": "random:8"},
+              "training": {"epochs": 1, "device": "cpu"}}
+    (tmp_path / "sst.yaml").write_text(yaml.safe_dump(config))
+    run_dir = str(tmp_path / "run")
+    assert main(["train", "--config", str(tmp_path / "sst.yaml"), "--run-dir", run_dir]) == 0
+    assert main(["evaluate", "--run-dir", run_dir]) == 0
+    expected = pd.read_csv(tmp_path / "run" / "predictions.tsv", sep="\t", dtype={"id": str})
+    lines = [int(i) for i in expected["id"]]
+    trees = read_sst(files["test"], lines=lines)
+    (tmp_path / "trees.txt").write_text("".join(tree.to_ptb() + "\n" for tree in trees))
+    assert main(["predict", "--run-dir", run_dir, "--input", str(tmp_path / "trees.txt")]) == 0
+    predicted = pd.read_csv(tmp_path / "trees.predictions.tsv", sep="\t")
+    assert predicted["predicted"].tolist() == expected["predicted"].tolist()
+    assert predicted["gold"].tolist() == expected["gold"].tolist()
+
+    (tmp_path / "plain.txt").write_text("".join(" ".join(tree.words) + "\n" for tree in trees))
+    capsys.readouterr()
+    assert main(["predict", "--run-dir", run_dir, "--input", str(tmp_path / "plain.txt")]) == 1
+    assert "pass --models" in capsys.readouterr().err
+    assert main(["predict", "--run-dir", run_dir, "--input", str(tmp_path / "plain.txt"), "--models", str(folder),
+                 "--device", "cpu"]) == 0
+    plain = pd.read_csv(tmp_path / "plain.predictions.tsv", sep="\t")
+    assert len(plain) == len(trees) and "gold" not in plain
+    probabilities = plain[[f"p_{label}" for label in range(5)]].to_numpy()
+    assert probabilities.sum(axis=1) == pytest.approx(1, abs=1e-5)
+    assert plain["predicted"].tolist() == probabilities.argmax(axis=1).tolist()

@@ -199,3 +199,65 @@ def test_tiny_experiment_end_to_end_then_one_change_reruns_only_its_runs(data_mi
     made = snakemake("--configfile", str(experiment), "--report", str(html), workdir=tmp_path)
     assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
     assert html.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_raw_text_pairs_with_bootstrap_parsers_then_predict(data_mirror, tiny_models, tmp_path, monkeypatch):
+    """A pair TSV of raw English (SICK's raw sentences with commas and "n't") through the workflow with
+    bootstrap parsers and `tokenize: raw`: the parser reads PTB tokens, the LSTM reads the parser's
+    tokens, the parse log reports them; `treenets predict` on the finished runs gives their test
+    predictions again, from the test file as it is and from its sentences as a plain two-column TSV."""
+    from treenets.cli import main
+    from treenets.data.readers import read_sick
+    from treenets.parse.store import ParseStore
+    from treenets.parse.tokenize import ptb_tokens
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # treenets
+    pairs = [pair for pair in read_sick(data_mirror / "sick" / "semeval2014" / "SICK_test_annotated.txt")
+             if "," in pair.a + pair.b or "n't" in pair.a + pair.b][:70]
+    files = {}
+    for split, chosen in (("train", pairs[:40]), ("dev", pairs[40:55]), ("test", pairs[55:])):
+        files[split] = str(tmp_path / f"{split}.tsv")
+        Path(files[split]).write_text("sentence1\tsentence2\tscore\n" + "".join(
+            f"{pair.a}\t{pair.b}\t{pair.score}\n" for pair in chosen))
+    experiment = write_experiment(tmp_path / "raw.yaml", {
+        "experiment": "raw",
+        "parser": {"source": "dir", "dir": str(tiny_models[0]), "tokenize": "raw", "device": "cpu"},
+        "datasets": {"mine": {"task": "relatedness", "data": {"dataset": "pairs", "pairs": {
+            "files": files, "sentence_a": "sentence1", "sentence_b": "sentence2", "score": "score",
+            "score_range": [1, 5]}}}},
+        "defaults": {"training": {"epochs": 2, "batch_size": 10, "device": "cpu"}},
+        "models": {"childsum": {"model": {"name": "childsum_treelstm", "hidden": 8}},
+                   "lstm": {"model": {"name": "lstm", "hidden": 8}}},
+        "seeds": [1],
+        "report": {"resamples": 100},
+    })
+    profile = ("--workflow-profile", str(REPO / "config" / "profiles" / "local"))
+    result = snakemake("--cores", "2", "--configfile", str(experiment), *profile, workdir=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+    [store_dir] = [path for path in (tmp_path / "parsed").glob("dir-*/pairs-*") if path.is_dir()]
+    store = ParseStore(store_dir)
+    assert len(store) == len({text for pair in pairs for text in (pair.a, pair.b)})
+    assert all(list(parsed.tokens) == ptb_tokens(parsed.text) for parsed in store)
+    assert any("n't" in parsed.tokens for parsed in store) and any("," in parsed.tokens for parsed in store)
+    [log] = (tmp_path / "parsed").glob("dir-*/logs/pairs-??????????.log")
+    assert re.search(r"per sentence; in the word vectors glove-6b-50d: [\d.]+% as written, [\d.]+% lowercased",
+                     log.read_text())
+    [lstm] = (tmp_path / "results/raw/runs/mine/lstm").glob("*/seed1")
+    assert yaml.safe_load((lstm / "config.resolved.yaml").read_text())["data"]["tokenization"] == "parsed"
+    vocabulary = (lstm / "vocab.txt").read_text().split("\n")
+    assert "n't" in vocabulary and "," in vocabulary
+
+    monkeypatch.chdir(tmp_path)  # the runs' configs name their parse store relative to the workflow's folder
+    test_pairs = pairs[55:]
+    plain = tmp_path / "new.tsv"
+    plain.write_text("".join(f"{pair.a}\t{pair.b}\n" for pair in test_pairs))
+    for model in ("childsum", "lstm"):
+        [run_dir] = (tmp_path / f"results/raw/runs/mine/{model}").glob("*/seed1")
+        expected = pd.read_csv(run_dir / "predictions.tsv", sep="\t")
+        for source, output in ((files["test"], tmp_path / f"{model}.tsv"), (plain, tmp_path / f"{model}-plain.tsv")):
+            assert main(["predict", "--run-dir", str(run_dir), "--input", str(source), "--output", str(output)]) == 0
+            predicted = pd.read_csv(output, sep="\t")
+            assert predicted["predicted"].tolist() == pytest.approx(expected["predicted"].tolist(), abs=1e-5)
+        assert predicted["sentence_a"].tolist() == [" ".join(ptb_tokens(pair.a)) for pair in test_pairs]

@@ -10,9 +10,9 @@ needs none, except a tree model trained on SST's own trees, which needs ``models
 sentences (raw text: Stanza's tokenizer or the PTB one, as ``treenets parse --tokenize raw``).
 
 The best checkpoint scores them (:func:`treenets.train.load_best`, :func:`treenets.train.predict`);
-the TSV has one row per input example: id, sentence(s), gold (when the input has it), the predicted
-score or class, and every class's probability. Tokens missing from the run's vocabulary (they get
-the unknown word's vector) are counted and reported.
+the TSV has one row per input example: id, the sentence(s) as the model read them (tokens joined by
+spaces), gold (when the input has it), the predicted score or class, and every class's probability.
+Tokens missing from the run's vocabulary (they get the unknown word's vector) are counted and reported.
 """
 
 from __future__ import annotations
