@@ -182,3 +182,21 @@ def test_predict_with_an_sst_tree_model(tiny_models, data_mirror, tmp_path, caps
     probabilities = plain[[f"p_{label}" for label in range(5)]].to_numpy()
     assert probabilities.sum(axis=1) == pytest.approx(1, abs=1e-5)
     assert plain["predicted"].tolist() == probabilities.argmax(axis=1).tolist()
+
+
+def test_sst_is_parsed_as_tokenized_even_when_raw_text_is_asked_for(tiny_models, data_mirror, tmp_path):
+    from treenets.data.readers import read_sst
+
+    folder, _ = tiny_models
+    files = {split: str(data_mirror / "sst" / f"{split}.txt") for split in ("train", "dev", "test")}
+    config = {"task": "sentiment", "model": {"name": "childsum_treelstm"},
+              "data": {"dataset": "sst", "files": files, "tree": "dependency", "parse_store": str(tmp_path / "sst"),
+                       "limit": {"train": 3, "dev": 2, "test": 2}}}
+    (tmp_path / "sst.yaml").write_text(yaml.safe_dump(config))
+    assert main(["parse", "--config", str(tmp_path / "sst.yaml"), "--models", str(folder), "--tokenize", "raw",
+                 "--device", "cpu"]) == 0
+    assert json.loads((tmp_path / "sst" / "parser.json").read_text())["tokenize"] == "pretokenized"
+    store = ParseStore(tmp_path / "sst")
+    words = [tree.words for tree in read_sst(files["train"], lines=[index + 1 for index in spread(8544, 3)])]
+    assert "''" in words[0]  # which the PTB tokenizer, given the words as raw text, would turn into ``
+    assert [tuple(store.get(" ".join(sentence)).tokens) for sentence in words] == words
