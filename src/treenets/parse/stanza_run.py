@@ -183,7 +183,8 @@ def write_parser_record(out: str | os.PathLike, models: str | os.PathLike, preto
 def read_parser_record(store: str | os.PathLike) -> dict:
     path = Path(store) / PARSER_RECORD
     if not path.is_file():
-        raise InputError(f"no {PARSER_RECORD}: this parse store was not written by treenets parse (rerun it)", store)
+        raise InputError(f"no {PARSER_RECORD}, which says how its sentences were parsed: rerun treenets parse "
+                         "for this store (its sentences come from the cache)", store)
     return json.loads(path.read_text(encoding="utf-8"))
 
 
