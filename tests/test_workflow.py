@@ -125,6 +125,19 @@ def test_bad_config_is_rejected_with_a_clear_message(change, message, tmp_path):
     assert message in result.stdout + result.stderr, result.stdout[-3000:]
 
 
+def test_raw_text_makes_sequence_models_on_pairs_read_parses(tmp_path):
+    """With tokenize: raw the SICK LSTM reads the parser's tokens (a parse job); SST's does not."""
+    experiment = write_experiment(tmp_path / "raw.yaml", {
+        **SMALL, "parser": {"source": "bootstrap", "tokenize": "raw"}, "models": {"lstm": SMALL["models"]["lstm"]},
+        "datasets": {**SMALL["datasets"], "sst": {"task": "sentiment", "data": {"dataset": "sst"}}}})
+    result = snakemake("--dry-run", "--printshellcmds", "--configfile", str(experiment), workdir=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert job_counts(result.stdout)["parse"] == 1 and "--tokenize raw" in result.stdout
+    plain = snakemake("--dry-run", "--configfile", str(write_experiment(tmp_path / "plain.yaml", SMALL)),
+                      workdir=tmp_path)
+    assert "parse" not in job_counts(plain.stdout)
+
+
 def test_only_models_runs_and_reports_a_subset(tmp_path):
     experiment = write_experiment(tmp_path / "subset.yaml", {**SMALL, "only_models": ["gru"]})
     result = snakemake("--dry-run", "--printshellcmds", "--configfile", str(experiment), workdir=tmp_path)
