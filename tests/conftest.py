@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real corpora are (a local mirror laid out like ../shared/data)."""
+"""Shared fixtures: where the real corpora are (a local mirror laid out like ../shared/data), and a small
+SICK training config on them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from treenets.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -48,3 +51,31 @@ def tiny_models(tmp_path_factory, data_mirror):
     out = tmp_path_factory.mktemp("parsers") / "tiny"
     metrics = bootstrap(out, sources, "tiny", device="cpu", seed=1, log=lambda line: None)
     return out, metrics
+
+
+SICK_FILES = {"train": "SICK_train.txt", "dev": "SICK_trial.txt", "test": "SICK_test_annotated.txt"}
+
+
+@pytest.fixture(scope="session")
+def embedding_cache(tmp_path_factory) -> str:
+    """One embedding cache for the whole session: each (vocabulary, source) matrix is built once."""
+    return str(tmp_path_factory.mktemp("embeddings"))
+
+
+@pytest.fixture
+def sick(data_mirror, embedding_cache):
+    """A config factory: an LSTM on whitespace tokens of an evenly spaced SICK slice (no parser)."""
+    files = {split: str(data_mirror / "sick" / "semeval2014" / name) for split, name in SICK_FILES.items()}
+
+    def make(*overrides, train=1500, dev=150):
+        base = {
+            "task": "relatedness",
+            "data": {"dataset": "sick", "files": files, "limit": {"train": train, "dev": dev, "test": 100}},
+            "model": {"name": "lstm", "hidden": 16, "head_hidden": 16},
+            "embeddings": {"frozen": True, "cache_dir": embedding_cache},
+            "optimizer": {"lr": 0.1},
+            "training": {"epochs": 3, "device": "cpu"},
+        }
+        return load_config(base, overrides)
+
+    return make

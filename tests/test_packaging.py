@@ -21,7 +21,8 @@ def _name_and_spec(requirement: str) -> tuple[str, str]:
 
 def _pyproject() -> dict[str, str]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    deps = list(project["dependencies"]) + list(project["optional-dependencies"]["slurm"])
+    extras = project["optional-dependencies"]
+    deps = list(project["dependencies"]) + list(extras["slurm"]) + list(extras["dev"])
     return dict(_name_and_spec(d) for d in deps)
 
 

@@ -21,34 +21,6 @@ from treenets.evaluate import evaluate, read_predictions, relatedness_metrics, s
 from treenets.files import sha256_file
 from treenets.train import CHECKPOINT_BEST, CHECKPOINT_LAST, DONE, EPOCHS, DivergedError, train
 
-SICK_FILES = {"train": "SICK_train.txt", "dev": "SICK_trial.txt", "test": "SICK_test_annotated.txt"}
-
-
-@pytest.fixture(scope="session")
-def embedding_cache(tmp_path_factory) -> str:
-    """One embedding cache for the whole session: each (vocabulary, source) matrix is built once."""
-    return str(tmp_path_factory.mktemp("embeddings"))
-
-
-@pytest.fixture
-def sick(data_mirror, embedding_cache):
-    """A config factory: an LSTM on whitespace tokens of an evenly spaced SICK slice (no parser)."""
-    files = {split: str(data_mirror / "sick" / "semeval2014" / name) for split, name in SICK_FILES.items()}
-
-    def make(*overrides, train=1500, dev=150):
-        base = {
-            "task": "relatedness",
-            "data": {"dataset": "sick", "files": files, "limit": {"train": train, "dev": dev, "test": 100}},
-            "model": {"name": "lstm", "hidden": 16, "head_hidden": 16},
-            "embeddings": {"frozen": True, "cache_dir": embedding_cache},
-            "optimizer": {"lr": 0.1},
-            "training": {"epochs": 3, "device": "cpu"},
-        }
-        return load_config(base, overrides)
-
-    return make
-
-
 @pytest.fixture
 def sst(data_mirror, embedding_cache):
     """A config factory: an N-ary Tree-LSTM on SST's own constituency trees."""
@@ -77,6 +49,8 @@ def test_sick_lstm_beats_the_mean_score(sick, tmp_path):
     config = sick()
     summary = train(config, tmp_path)
     assert summary["epochs_run"] == 3 and 1 <= summary["best_epoch"] <= 3
+    losses = [record["train_loss"] for record in history(tmp_path)]
+    assert 0 <= losses[-1] < losses[0]  # a KL divergence: falls, and never below 0
     from treenets.datasets import load_dataset
 
     data = load_dataset(config, ["train", "dev"])
@@ -104,6 +78,8 @@ def test_sick_lstm_beats_the_mean_score(sick, tmp_path):
 def test_sst_tree_lstm_beats_the_majority_class(sst, tmp_path):
     config = sst()
     summary = train(config, tmp_path)
+    losses = [record["train_loss"] for record in history(tmp_path)]
+    assert 0 <= losses[-1] < losses[0]  # a cross-entropy: falls, and never below 0
     from treenets.datasets import load_dataset
 
     data = load_dataset(config, ["train", "dev"])
