@@ -195,3 +195,40 @@ def test_predict_reproduces_the_runs_test_predictions(sick_config, data_mirror, 
     plain.write_text("only one sentence\n")
     code, _, err = run(capsys, "predict", "--run-dir", str(run_dir), "--input", str(plain))
     assert code == 1 and err.strip() == f"treenets: error: {plain}:1: expected two tab-separated sentences, got 1 field(s)"
+
+
+def test_require_clean_tree_refuses_uncommitted_changes(sick_config, tmp_path):
+    """A copy of the package in a git repository of its own: committed, then changed."""
+    import os
+    import shutil
+
+    from conftest import REPO
+
+    repo = tmp_path / "checkout"
+    shutil.copytree(REPO / "src" / "treenets", repo / "src" / "treenets", ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
+        subprocess.run(git + command, check=True, capture_output=True)
+    head = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    env = {**os.environ, "PYTHONPATH": str(repo / "src")}
+
+    def train(run_dir, *flags):
+        return subprocess.run([sys.executable, "-m", "treenets.cli", "train", "--config", str(sick_config),
+                               "--run-dir", str(tmp_path / run_dir), "--set", "training.epochs=1",
+                               "--set", "data.limit.train=40", *flags],
+                              capture_output=True, text=True, timeout=300, env=env)
+
+    def recorded(run_dir):
+        versions = json.loads((tmp_path / run_dir / "versions.json").read_text())
+        return versions["git_commit"], versions["require_clean_tree"]
+
+    assert train("clean", "--require-clean-tree").returncode == 0
+    assert recorded("clean") == (head, True)
+    with (repo / "src" / "treenets" / "files.py").open("a") as handle:
+        handle.write("# an uncommitted change\n")
+    refused = train("dirty", "--require-clean-tree")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"has uncommitted changes ({head}+dirty)" in refused.stderr and refused.stderr.count("\n") == 1
+    assert not (tmp_path / "dirty").exists()  # refused before anything was written
+    assert train("allowed").returncode == 0
+    assert recorded("allowed") == (f"{head}+dirty", False)

@@ -146,6 +146,17 @@ def test_only_models_runs_and_reports_a_subset(tmp_path):
     assert "--run=gru=results/small/runs/sick/gru/" in result.stdout and "runs/sick/lstm/" not in result.stdout
 
 
+def test_an_experiment_can_require_a_clean_tree(tmp_path):
+    for required in (True, False):
+        experiment = write_experiment(tmp_path / "clean.yaml", {**SMALL, "require_clean_tree": required})
+        result = snakemake("--dry-run", "--printshellcmds", "--configfile", str(experiment), workdir=tmp_path)
+        assert result.returncode == 0, result.stdout[-3000:]
+        train_lines = [line for line in result.stdout.splitlines() if "treenets train " in line]
+        assert len(train_lines) == 2 and all(("--require-clean-tree" in line) == required for line in train_lines)
+    published = [path for path in EXPERIMENTS if yaml.safe_load(path.read_text()).get("require_clean_tree")]
+    assert {path.stem for path in published} == {"tai2015_sick", "tai2015_sst", "socher2013_rntn", "recurrent_baselines"}
+
+
 def test_a_model_can_have_seeds_of_its_own(tmp_path):
     models = {"lstm": {**SMALL["models"]["lstm"], "seeds": [7]}, "gru": SMALL["models"]["gru"]}
     experiment = write_experiment(tmp_path / "seeds.yaml", {**SMALL, "models": models, "seeds": [1, 2]})

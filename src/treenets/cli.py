@@ -136,12 +136,15 @@ def _add_train(subparsers) -> None:
     parser.add_argument("--run-dir", required=True, help="where the run's files go")
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                         help="override a config value, e.g. training.epochs=3 (repeatable)")
+    parser.add_argument("--require-clean-tree", action="store_true",
+                        help="refuse to train when the treenets checkout has uncommitted changes")
 
     def run(args) -> None:
         from treenets.config import load_config
         from treenets.train import train
 
-        print(json.dumps(train(load_config(args.config, args.overrides), args.run_dir), indent=2))
+        config = load_config(args.config, args.overrides)
+        print(json.dumps(train(config, args.run_dir, require_clean_tree=args.require_clean_tree), indent=2))
 
     parser.set_defaults(func=run)
 

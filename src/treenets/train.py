@@ -3,8 +3,9 @@
 The run directory holds
 
 * ``config.resolved.yaml``: the config with every default filled in (a rerun must match it);
-* ``versions.json``: python / torch / numpy / stanza / treenets versions, the git commit, the
-  device, and the sha256 of every data file read;
+* ``versions.json``: python / torch / numpy / stanza / treenets versions, the git commit (``+dirty``
+  with uncommitted changes) and whether a clean tree was required, the device, and the sha256 of
+  every data file read;
 * ``epochs.jsonl``: one line per finished epoch (train loss, dev metrics, seconds, sentences/s);
 * ``checkpoint-last.pt``: after every epoch, everything a resumed run needs (model, optimizer, torch
   RNG states, epoch, best-so-far, history), written atomically;
@@ -96,7 +97,8 @@ def deterministic_algorithms(device: torch.device):
         torch.backends.cudnn.benchmark = previous[2]
 
 
-def versions(dataset_files: Sequence[Path], embeddings_source: str, device: torch.device) -> dict:
+def versions(dataset_files: Sequence[Path], embeddings_source: str, device: torch.device,
+             require_clean_tree: bool = False) -> dict:
     def installed(name: str) -> str | None:
         try:
             return importlib.metadata.version(name)
@@ -111,6 +113,7 @@ def versions(dataset_files: Sequence[Path], embeddings_source: str, device: torc
         "stanza": installed("stanza"),
         "treenets": treenets.__version__,
         "git_commit": _git_commit(),
+        "require_clean_tree": require_clean_tree,  # False: a +dirty commit was allowed
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
         "data_sha256": {str(path): sha256_file(path) for path in files},
     }
@@ -126,6 +129,16 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def check_clean_tree() -> None:
+    """Refuse to train from a source tree with uncommitted changes (or outside git): the results of
+    such a run could not be reproduced from the commit its versions.json names."""
+    commit = _git_commit()
+    if commit is None or commit.endswith("+dirty"):
+        state = "is not a git checkout" if commit is None else f"has uncommitted changes ({commit})"
+        raise InputError(f"the treenets source tree {state}; commit first, or allow it: treenets train without "
+                         "--require-clean-tree (in the workflow: --config require_clean_tree=false)")
 
 
 def claim_run_dir(config: Config, run_dir: Path) -> None:
@@ -445,8 +458,14 @@ def restore_rng_states(states: dict) -> None:
 
 
 # --------------------------------------------------------------------------- the run
-def train(config: Config, run_dir: str | os.PathLike) -> dict:
-    """Train (or resume, or return the summary of an already complete run in ``run_dir``)."""
+def train(config: Config, run_dir: str | os.PathLike, require_clean_tree: bool = False) -> dict:
+    """Train (or resume, or return the summary of an already complete run in ``run_dir``).
+
+    ``require_clean_tree``: refuse, before writing anything, when the source tree has uncommitted
+    changes (experiments whose results are committed ask for it); versions.json records the choice.
+    """
+    if require_clean_tree:
+        check_clean_tree()
     run_dir = Path(run_dir)
     if (run_dir / RESOLVED_CONFIG).exists():
         claim_run_dir(config, run_dir)
@@ -458,16 +477,16 @@ def train(config: Config, run_dir: str | os.PathLike) -> dict:
     claim_run_dir(config, run_dir)
     device = resolve_device(config.training.device)
     with deterministic_algorithms(device):
-        return _train(config, dataset, run_dir, device)
+        return _train(config, dataset, run_dir, device, require_clean_tree)
 
 
-def _train(config: Config, dataset: Dataset, run_dir: Path, device: torch.device) -> dict:
+def _train(config: Config, dataset: Dataset, run_dir: Path, device: torch.device, require_clean_tree: bool) -> dict:
     seed_everything(config.training.seed)
     vocab = Vocab.build(dataset.sentences())
     vocab.save(run_dir / VOCAB)
     embeddings = embedding_matrix(vocab, config.embeddings.source, config.training.seed, config.embeddings.cache_dir)
     with atomic_write(run_dir / VERSIONS) as handle:
-        json.dump(versions(dataset.files, config.embeddings.source, device), handle, indent=2)
+        json.dump(versions(dataset.files, config.embeddings.source, device, require_clean_tree), handle, indent=2)
     architecture = Architecture.of(dataset, embeddings)
     model = build(config, architecture, embeddings).to(device)
     optimizer = make_optimizer(config, model)

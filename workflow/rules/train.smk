@@ -28,6 +28,7 @@ rule train:
         epochs=f"{RUN_DIR}/{EPOCHS_FILE}",
     params:
         run_dir=lambda wildcards: run_of(wildcards).dir,
+        clean="--require-clean-tree" if config["require_clean_tree"] else "",
     log:
         run_log("train"),
     threads: RES["train"]["threads"]
@@ -37,4 +38,4 @@ rule train:
     conda:
         ENV
     shell:
-        "treenets train --config {input.config:q} --run-dir {params.run_dir:q} > {log:q} 2>&1"
+        "treenets train --config {input.config:q} --run-dir {params.run_dir:q} {params.clean} > {log:q} 2>&1"
