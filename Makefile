@@ -7,7 +7,7 @@ EXTRAS     ?= dev,slurm,dgl
 PY         := $(VENV)/bin/python
 CORES      ?= 2
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint mutate
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -25,3 +25,13 @@ test: setup
 
 lint: setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --lint --configfile config/demo.yaml
+
+# Mutation testing (minutes on 2 CPU cores; not part of `make test`): the functions where a wrong sign,
+# index or branch silently changes results, each mutant run against the tests that cover it
+# ([tool.mutmut] in pyproject.toml). `make mutate MUTANTS='treenets.*'` mutates every function of the
+# configured modules (hours). Survivors: `mutmut results`, `mutmut show NAME`; docs/mutation/README.md.
+MUTANTS ?= $(shell grep -v '^\#' docs/mutation/functions.txt)
+mutate: setup
+	env -u PYTHONPATH PATH="$(abspath $(VENV))/bin:$$PATH" OMP_NUM_THREADS=1 nice -n 10 \
+		$(VENV)/bin/mutmut run --max-children $(CORES) $(foreach m,$(MUTANTS),'$(m)')
+	$(VENV)/bin/mutmut results
