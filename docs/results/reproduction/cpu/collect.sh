@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
-# Copy the workflow's tables and plots of the CPU reproduction into this folder (run from the
-# repository root after the snakemake commands in README.md here): docs/results/reproduction/cpu/collect.sh
+# Copy the workflow's tables and plots of the CPU reproduction into this folder, with every run's small
+# files (resolved config, versions.json with its commit, epochs.jsonl, training.json, test metrics.json),
+# from the repository root after the snakemake commands in README.md here:
+#   docs/results/reproduction/cpu/collect.sh                                  # every experiment there is
+#   docs/results/reproduction/cpu/collect.sh tai2015_sick:tai2015_sick_2layer_converged  # into another folder
 set -euo pipefail
 here=docs/results/reproduction/cpu
-for experiment in tai2015_sick tai2015_sst socher2013_rntn recurrent_baselines; do
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(tai2015_sick tai2015_sst socher2013_rntn recurrent_baselines)
+for target in "${targets[@]}"; do
+  experiment=${target%%:*}
+  folder=$here/${target#*:}
   [ -d "results/$experiment/tables" ] || continue
-  mkdir -p "$here/$experiment"
-  cp results/$experiment/tables/*.{csv,md,tex} "$here/$experiment/"
-  cp results/$experiment/plots/*.png "$here/$experiment/"
+  mkdir -p "$folder"
+  cp results/$experiment/tables/*.{csv,md,tex} "$folder/"
+  cp results/$experiment/plots/*.png "$folder/"
+  for run in results/$experiment/runs/*/*/*/seed*; do
+    [ -f "$run/metrics.json" ] || continue
+    mkdir -p "$folder/${run#results/$experiment/}"
+    cp "$run"/{config.resolved.yaml,versions.json,epochs.jsonl,training.json,metrics.json} "$folder/${run#results/$experiment/}/"
+  done
 done
-# One run's versions (every run of a session records the same environment).
-cp "$(ls -d results/tai2015_sick/runs/sick/*/*/seed1 | head -1)/versions.json" "$here/versions.json"
