@@ -116,10 +116,11 @@ def sst_slice(data_mirror: Path, folder: Path, every: int = 400) -> dict[str, st
     return {split: str(path) for split in ("train", "dev", "test")}
 
 
-def test_a_two_class_tree_model_is_trained_on_polar_nodes_of_polar_sentences(data_mirror, tmp_path, monkeypatch,
-                                                                             embedding_cache):
-    """Bugs caught: neutral sentences kept, neutral nodes trained as a class, 0-1 / 3-4 mapped wrongly,
-    or the 5-class labels passed on unmapped (tai2015_sst's sst_binary)."""
+@pytest.mark.parametrize("classes", [2, 5])
+def test_the_labels_a_tree_model_is_trained_on(classes, data_mirror, tmp_path, monkeypatch, embedding_cache):
+    """Bugs caught: a two-class model (tai2015_sst's sst_binary) keeping neutral sentences, training
+    neutral nodes as a class, mapping 0-1 / 3-4 wrongly or getting the 5-class labels unmapped; a
+    five-class model getting the two-class mapping."""
     from treenets.models.heads import SentimentHead
 
     files = sst_slice(data_mirror, tmp_path)
@@ -133,24 +134,26 @@ def test_a_two_class_tree_model_is_trained_on_polar_nodes_of_polar_sentences(dat
     monkeypatch.setattr(SentimentHead, "loss", staticmethod(recording_loss))
     config = load_config({"task": "sentiment", "data": {"dataset": "sst", "files": files},
                           "model": {"name": "nary_treelstm", "hidden": 8},
-                          "embeddings": {"cache_dir": embedding_cache}, "sentiment": {"classes": 2},
+                          "embeddings": {"cache_dir": embedding_cache}, "sentiment": {"classes": classes},
                           "training": {"epochs": 1, "device": "cpu"}})
     summary = train(config, tmp_path / "run")
 
     # Independently: every "(<digit>" of a PTB line opens one node; the first is the root.
     expected, sentences = Counter(), 0
-    for line in Path(files["train"]).read_text(encoding="utf-8").splitlines():
+    lines = Path(files["train"]).read_text(encoding="utf-8").splitlines()
+    for line in lines:
         fine = [int(label) for label in re.findall(r"\((\d)", line)]
-        if fine[0] == 2:
-            continue  # neutral sentence: left out
+        if classes == 2 and fine[0] == 2:
+            continue  # neutral sentence: left out of a two-class model
         sentences += 1
-        expected.update(-1 if label == 2 else int(label > 2) for label in fine)
-    assert 0 < sentences < len(Path(files["train"]).read_text().splitlines())  # some neutral roots dropped
-    assert expected[0] and expected[1] and expected[-1]
+        expected.update(fine if classes == 5 else (-1 if label == 2 else int(label > 2) for label in fine))
+    assert sentences == len(lines) if classes == 5 else 0 < sentences < len(lines)  # neutral roots dropped
+    assert all(expected[label] for label in (range(5) if classes == 5 else (-1, 0, 1)))
     trained = Counter(label for labels, _ in seen for label in labels)
     assert trained == expected
     assert sum(count for _, count in seen) == sentences
-    assert summary["early_stopping_metric"] == "binary_root" and "fine_root" not in summary["dev"]
+    main = "fine_root" if classes == 5 else "binary_root"
+    assert summary["early_stopping_metric"] == main and ("fine_root" in summary["dev"]) == (classes == 5)
 
 
 def test_sst_with_dependency_trees_reads_the_parse_store(data_mirror, tmp_path):
