@@ -39,6 +39,16 @@ def test_hand_made_batch_by_hand():
     assert TreeBatch.from_trees([CONSTITUENCY], [[1, 2, 3]]).is_constituency
 
 
+def test_a_first_word_that_heads_others_is_scheduled_after_them():
+    """Node 0 of the batch as a parent (a dependency tree headed by its first word): its children sit
+    one level below it (a mutant reading parent id 0 as "no parent" put all three on one level)."""
+    headed_by_first = Tree.from_parents(["Run", "fast", "!"], [0, 1, 1])
+    batch = TreeBatch.from_trees([headed_by_first], [[1, 2, 3]])
+    assert batch.level_bounds == (0, 2, 3)
+    assert batch.order.tolist() == [1, 2, 0]
+    assert batch.child_slots.tolist() == [[3, 3], [3, 3], [0, 1]]
+
+
 def test_level_order_round_trips_rows():
     batch = TreeBatch.from_trees([CONSTITUENCY, DEPENDENCY], [[7, 8, 9], [4, 5, 6]])
     rows = torch.arange(16.0).view(8, 2)
