@@ -48,6 +48,10 @@ def test_binary_prediction_is_positive_versus_negative_mass():
     assert binary.tolist() == [1, 0, 1]
     fine, binary = predicted_labels([[0.7, 0.3], [0.2, 0.8]])  # a two-class model
     assert fine is None and binary.tolist() == [0, 1]
+    assert predicted_labels(probabilities)[1].dtype.kind == "i"  # labels, as predictions.tsv writes them
+    for bad in ([[0.2, 0.3, 0.5]], [0.5, 0.5]):  # three classes; no batch axis
+        with pytest.raises(ValueError, match="expected class probabilities of shape"):
+            predicted_labels(bad)
 
 
 def test_sentiment_metrics_by_hand():
