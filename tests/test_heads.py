@@ -34,8 +34,9 @@ def test_expected_score_inverts_sparse_target():
 
 @pytest.mark.parametrize("bad", [0.9, 5.01, float("nan")])
 def test_scores_outside_the_range_are_input_errors(bad):
-    with pytest.raises(InputError, match=r"outside the score range \[1, 5\]"):
+    with pytest.raises(InputError, match=r"outside the score range \[1, 5\]") as error:
         sparse_target(torch.tensor([3.0, bad]), 1, 5)
+    assert f"relatedness score {torch.tensor(bad).item()} is outside" in str(error.value)  # names the value
 
 
 def test_relatedness_head_by_hand():
