@@ -13,6 +13,7 @@ from treenets.config import MODEL_NAMES, SEQUENCE_MODELS, ModelConfig
 from treenets.data.readers import read_sick, read_sst
 from treenets.errors import InputError
 from treenets.models import TokenEmbedding, build_model
+from treenets.models.heads import RelatednessHead, SentimentHead
 from treenets.trees import Tree
 
 SLICE = 24  # sentences / pairs per task: enough to see the loss move, small enough to take seconds
@@ -59,6 +60,14 @@ def batch_of(config, sentences, vocab, labels=None):
     return SequenceBatch.from_token_ids(ids, labels)
 
 
+def sentiment_head(config: ModelConfig, classes: int):
+    return lambda hidden: SentimentHead(hidden, classes, config.dropout)
+
+
+def relatedness_head(config: ModelConfig, score_range: tuple[int, int]):
+    return lambda hidden: RelatednessHead(hidden, config.head_hidden, score_range, config.dropout)
+
+
 def config_for(name: str, **overrides) -> ModelConfig:
     return ModelConfig(name=name, hidden=10, slices=2, levels=2, head_hidden=8, **overrides)
 
@@ -86,13 +95,12 @@ def test_sentiment_model_trains_on_sst(name, sst_trees):
     config = config_for(name, dropout=0.5)
     vocab = vocabulary(t.tokens for t in sst_trees)
     longest = max(t.num_tokens for t in sst_trees)
-    model = build_model(config, "sentiment", embedding_matrix(len(vocab)), freeze_embeddings=False,
-                        num_classes=5, max_length=longest)
+    model = build_model(config, embedding_matrix(len(vocab)), sentiment_head(config, 5), freeze_embeddings=False, max_length=longest)
     batch = batch_of(config, sst_trees, vocab, labels=[t.labels[t.root] for t in sst_trees])
     logits = model(batch)
     expected_rows = sum(t.num_nodes for t in sst_trees) if config.is_tree else len(sst_trees)
     assert logits.shape == (expected_rows, 5)
-    before, after = train(model, lambda: model.loss(model(batch), batch))
+    before, after = train(model, lambda: model.head.loss(model(batch), batch.labels, len(sst_trees)))
     assert 0 <= after < 0.9 * before  # a cross-entropy: falls, and never below 0
 
 
@@ -101,25 +109,24 @@ def test_relatedness_model_trains_on_sick(name, sick_pairs):
     torch.manual_seed(0)
     config = config_for(name)
     vocab = vocabulary(s for a, b, _ in sick_pairs for s in (a, b))
-    model = build_model(config, "relatedness", embedding_matrix(len(vocab)), freeze_embeddings=True,
-                        score_range=(1, 5), max_length=max(len(s) for a, b, _ in sick_pairs for s in (a, b)))
+    model = build_model(config, embedding_matrix(len(vocab)), relatedness_head(config, (1, 5)), freeze_embeddings=True, max_length=max(len(s) for a, b, _ in sick_pairs for s in (a, b)))
     left = batch_of(config, [right_branching(a) for a, _, _ in sick_pairs], vocab)
     right = batch_of(config, [right_branching(b) for _, b, _ in sick_pairs], vocab)
     scores = torch.tensor([score for _, _, score in sick_pairs])
     log_probs = model(left, right)
     assert log_probs.shape == (SLICE, 5)
     torch.testing.assert_close(log_probs.exp().sum(1), torch.ones(SLICE))
-    predictions = model.predict(log_probs)
+    predictions = model.head.predict(log_probs)
     assert bool(((predictions >= 1) & (predictions <= 5)).all())
     frozen = model.embedding.weight.detach().clone()
-    before, after = train(model, lambda: model.loss(model(left, right), scores))
+    before, after = train(model, lambda: model.head.loss(model(left, right), scores))
     assert 0 <= after < 0.9 * before  # a KL divergence: falls, and never below 0
     assert torch.equal(model.embedding.weight, frozen)
 
 
 def test_parameter_groups_and_l2():
     matrix = embedding_matrix(5)
-    tuned = build_model(config_for("lstm"), "sentiment", matrix, freeze_embeddings=False, num_classes=3)
+    tuned = build_model(config_for("lstm"), matrix, sentiment_head(config_for("lstm"), 3), freeze_embeddings=False)
     groups = tuned.parameter_groups(lr=0.05, embedding_lr=0.1)
     assert [g["lr"] for g in groups] == [0.05, 0.1]
     assert groups[1]["params"] == [tuned.embedding.weight]
@@ -128,7 +135,7 @@ def test_parameter_groups_and_l2():
     assert {id(p) for p in tuned.l2_parameters()} == {id(p) for p in groups[0]["params"]}
     assert id(tuned.embedding.weight) not in {id(p) for p in tuned.l2_parameters()}
 
-    frozen = build_model(config_for("lstm"), "relatedness", matrix, freeze_embeddings=True, score_range=(0, 5))
+    frozen = build_model(config_for("lstm"), matrix, relatedness_head(config_for("lstm"), (0, 5)), freeze_embeddings=True)
     groups = frozen.parameter_groups(lr=0.05, embedding_lr=0.1)
     assert len(groups) == 1 and id(frozen.embedding.weight) not in {id(p) for p in groups[0]["params"]}
     assert frozen.head.output.out_features == 6  # scores 0..5
@@ -148,12 +155,9 @@ def test_token_embedding_copies_its_matrix_and_keeps_padding_fixed():
 
 def test_bad_requests_are_input_errors():
     matrix = embedding_matrix(3)
-    with pytest.raises(InputError, match="task"):
-        build_model(config_for("lstm"), "parsing", matrix, freeze_embeddings=True)
     with pytest.raises(InputError, match="model.constraint_len"):
-        build_model(config_for("indrnn"), "sentiment", matrix, freeze_embeddings=True, num_classes=5)
-    model = build_model(config_for("indrnn", constraint_len=4), "sentiment", matrix, freeze_embeddings=True,
-                        num_classes=5, max_length=100)
+        build_model(config_for("indrnn"), matrix, sentiment_head(config_for("indrnn"), 5), freeze_embeddings=True)
+    model = build_model(config_for("indrnn", constraint_len=4), matrix, sentiment_head(config_for("indrnn", constraint_len=4), 5), freeze_embeddings=True, max_length=100)
     assert model.encoder.recurrent_bound == pytest.approx(2.0 ** (1 / 4))  # the config's length wins
 
 
@@ -161,8 +165,7 @@ def test_every_sequence_family_gives_sentence_vectors_of_hidden_size():
     matrix = embedding_matrix(6)
     batch = SequenceBatch.from_token_ids([[2, 3, 4], [5], [6, 7]], labels=[0, 1, 2])
     for name in SEQUENCE_MODELS:
-        model = build_model(config_for(name, bidirectional=True), "sentiment", matrix, freeze_embeddings=True,
-                            num_classes=3, max_length=3)
+        model = build_model(config_for(name, bidirectional=True), matrix, sentiment_head(config_for(name, bidirectional=True), 3), freeze_embeddings=True, max_length=3)
         assert model.sentence_vectors(batch).shape == (3, 20)
 
 
@@ -174,17 +177,15 @@ def test_models_on_cuda_equal_cpu(name, sst_trees, sick_pairs):
     torch.manual_seed(0)
     config = config_for(name, bidirectional=True)
     sst_vocab = vocabulary(t.tokens for t in sst_trees)
-    sentiment = build_model(config, "sentiment", embedding_matrix(len(sst_vocab)), freeze_embeddings=False,
-                            num_classes=5, max_length=60)
+    sentiment = build_model(config, embedding_matrix(len(sst_vocab)), sentiment_head(config, 5), freeze_embeddings=False, max_length=60)
     sst_batch = batch_of(config, sst_trees, sst_vocab, labels=[t.labels[t.root] for t in sst_trees])
     sick_vocab = vocabulary(s for a, b, _ in sick_pairs for s in (a, b))
-    relatedness = build_model(config, "relatedness", embedding_matrix(len(sick_vocab)), freeze_embeddings=True,
-                              score_range=(1, 5), max_length=60)
+    relatedness = build_model(config, embedding_matrix(len(sick_vocab)), relatedness_head(config, (1, 5)), freeze_embeddings=True, max_length=60)
     pair = [batch_of(config, [right_branching(p[side]) for p in sick_pairs], sick_vocab) for side in (0, 1)]
     scores = torch.tensor([score for _, _, score in sick_pairs], dtype=torch.float64)
     cases = [
-        (sentiment, lambda model, move: model.loss(model(move(sst_batch)), move(sst_batch))),
-        (relatedness, lambda model, move: model.loss(model(move(pair[0]), move(pair[1])), move(scores))),
+        (sentiment, lambda model, move: model.head.loss(model(move(sst_batch)), move(sst_batch).labels, len(sst_trees))),
+        (relatedness, lambda model, move: model.head.loss(model(move(pair[0]), move(pair[1])), move(scores))),
     ]
     for model, loss_of in cases:
         model = model.double().train()  # cuDNN has no backward in eval mode; dropout is 0 here

@@ -21,10 +21,6 @@ def test_defaults_follow_the_papers():
     assert config.optimizer.l2_mode == "paper" and config.training.batch_size == 25
     assert config.embeddings.source == "glove-6b-50d"
     assert config.data.tree == "constituency"  # SST's own trees
-    assert config.early_stopping_metric == "fine_root"
-    assert load_config(SICK_LSTM).early_stopping_metric == "pearson"
-    binary = load_config(with_section(SST_TREE, "sentiment", classes=2))
-    assert binary.early_stopping_metric == "binary_root"
 
 
 def test_pair_tree_models_default_to_their_natural_trees():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from treenets.config import load_config
-from treenets.datasets import dependency_with_sst_labels, load_dataset, phrase_examples, spans
+from treenets.datasets import dependency_with_sst_labels, phrase_examples, spans
+from treenets.tasks import load_dataset
 from treenets.errors import InputError
 from treenets.parse.store import ParsedSentence, ParseStore
 from treenets.trees import Tree

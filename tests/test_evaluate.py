@@ -10,8 +10,6 @@ import pytest
 from treenets.errors import InputError
 from treenets.evaluate import (
     binary_gold,
-    compare,
-    paired_bootstrap,
     predicted_labels,
     read_predictions,
     relatedness_metrics,
@@ -22,6 +20,7 @@ from treenets.evaluate import (
     williams_test,
     write_table,
 )
+from treenets.tasks import compare, paired_bootstrap
 
 
 def test_relatedness_metrics_by_hand():

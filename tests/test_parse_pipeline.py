@@ -14,7 +14,7 @@ import yaml
 
 from treenets.cli import main
 from treenets.data.readers import read_sick
-from treenets.datasets import spread
+from treenets.splits import spread
 from treenets.errors import InputError
 from treenets.parse.models_dir import BOOTSTRAP_MARKER, model_paths
 from treenets.parse.stanza_run import SentenceRow, parse_rows

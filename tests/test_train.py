@@ -17,7 +17,8 @@ import torch
 
 from treenets.batching import SequenceBatch
 from treenets.config import load_config
-from treenets.evaluate import evaluate, read_predictions, relatedness_metrics, sentiment_accuracy
+from treenets.evaluate import read_predictions, relatedness_metrics, sentiment_accuracy
+from treenets.inference import evaluate
 from treenets.files import sha256_file
 from treenets.train import CHECKPOINT_BEST, CHECKPOINT_LAST, DONE, EPOCHS, DivergedError, train
 
@@ -39,6 +40,13 @@ def sst(data_mirror, embedding_cache):
     return make
 
 
+def relatedness_model(config):
+    """The config's relatedness model over 9 random 4-d word vectors (scores 1-5, longest sentence 3)."""
+    from treenets.inference import Architecture, build
+
+    return build(config, Architecture(None, (1, 5), 3, 4), np.random.default_rng(0).normal(size=(9, 4)))
+
+
 def history(run_dir: Path) -> list[dict]:
     """Per-epoch records without the wall-clock fields (which differ between runs by nature)."""
     records = [json.loads(line) for line in (run_dir / EPOCHS).read_text().splitlines()]
@@ -51,7 +59,7 @@ def test_sick_lstm_beats_the_mean_score(sick, tmp_path):
     assert summary["epochs_run"] == 3 and 1 <= summary["best_epoch"] <= 3
     losses = [record["train_loss"] for record in history(tmp_path)]
     assert 0 <= losses[-1] < losses[0]  # a KL divergence: falls, and never below 0
-    from treenets.datasets import load_dataset
+    from treenets.tasks import load_dataset
 
     data = load_dataset(config, ["train", "dev"])
     train_mean = np.mean([example.target for example in data.splits["train"]])
@@ -80,7 +88,7 @@ def test_sst_tree_lstm_beats_the_majority_class(sst, tmp_path):
     summary = train(config, tmp_path)
     losses = [record["train_loss"] for record in history(tmp_path)]
     assert 0 <= losses[-1] < losses[0]  # a cross-entropy: falls, and never below 0
-    from treenets.datasets import load_dataset
+    from treenets.tasks import load_dataset
 
     data = load_dataset(config, ["train", "dev"])
     roots = lambda split: np.array([e.target[e.inputs[0].root] for e in data.splits[split]])  # noqa: E731
@@ -101,19 +109,17 @@ def test_sst_tree_lstm_beats_the_majority_class(sst, tmp_path):
 
 
 def test_paper_l2_is_the_gradient_of_half_lambda_theta_squared(sick):
-    from treenets.models import build_model
     from treenets.train import decay_weights, make_optimizer
 
     config = sick("optimizer.l2=0.01", "optimizer.name=sgd", "embeddings.frozen=false")  # SGD: updates are linear
     torch.manual_seed(0)
-    model = build_model(config.model, "relatedness", np.random.default_rng(0).normal(size=(9, 4)),
-                        freeze_embeddings=False, score_range=(1, 5))
+    model = relatedness_model(config)
     with_penalty, without_l2 = copy.deepcopy(model), copy.deepcopy(model)
     left = SequenceBatch(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
     right = SequenceBatch(torch.tensor([[7, 8], [2, 0]]), torch.tensor([2, 1]))
 
     def step(m, optimizer, penalty=0.0):
-        (m.loss(m(left, right), torch.tensor([4.2, 1.5])) + penalty).backward()
+        (m.head.loss(m(left, right), torch.tensor([4.2, 1.5])) + penalty).backward()
         optimizer.step()
 
     step(model, make_optimizer(config, model))
@@ -136,18 +142,16 @@ def test_paper_l2_is_the_gradient_of_half_lambda_theta_squared(sick):
 def test_sgd_for_the_vectors_adagrad_for_the_rest(sick):
     """embeddings.optimizer=sgd: the vectors move by -embeddings.lr x gradient (Tai et al.'s code),
     every other parameter by the Adagrad step of the same gradient."""
-    from treenets.models import build_model
     from treenets.train import make_optimizer
 
     config = sick("embeddings.frozen=false", "embeddings.optimizer=sgd", "embeddings.lr=0.3", "optimizer.l2=0.01")
     torch.manual_seed(0)
-    model = build_model(config.model, "relatedness", np.random.default_rng(0).normal(size=(9, 4)),
-                        freeze_embeddings=False, score_range=(1, 5))
+    model = relatedness_model(config)
     reference = copy.deepcopy(model)
     left = SequenceBatch(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
     right = SequenceBatch(torch.tensor([[7, 8], [2, 0]]), torch.tensor([2, 1]))
     for m in (model, reference):
-        m.loss(m(left, right), torch.tensor([4.2, 1.5])).backward()
+        m.head.loss(m(left, right), torch.tensor([4.2, 1.5])).backward()
     optimizer = make_optimizer(config, model)
     optimizer.step()
     vectors = reference.embedding.weight
@@ -166,17 +170,15 @@ def test_sgd_for_the_vectors_adagrad_for_the_rest(sick):
 def test_adagrad_eps_and_reset_every_epoch(sick):
     """optimizer.eps reaches the optimizer; optimizer.adagrad_reset=N zeroes Adagrad's sums of squared
     gradients before epochs N+1, 2N+1, ... (CoreNLP's RNTN training), and only then."""
-    from treenets.models import build_model
     from treenets.train import make_optimizer, reset_adagrad
 
     config = sick("optimizer.eps=0.001", "optimizer.adagrad_reset=2")
-    model = build_model(config.model, "relatedness", np.random.default_rng(0).normal(size=(9, 4)),
-                        freeze_embeddings=True, score_range=(1, 5))
+    model = relatedness_model(config)
     optimizer = make_optimizer(config, model)
     assert {group["eps"] for group in optimizer.param_groups} == {0.001}
     left = SequenceBatch(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
     right = SequenceBatch(torch.tensor([[7, 8], [2, 0]]), torch.tensor([2, 1]))
-    model.loss(model(left, right), torch.tensor([4.2, 1.5])).backward()
+    model.head.loss(model(left, right), torch.tensor([4.2, 1.5])).backward()
     optimizer.step()
     sums = lambda: [optimizer.state[p]["sum"].abs().sum().item() for p in model.l2_parameters()]  # noqa: E731
     for epoch in (1, 2, 4):
@@ -190,12 +192,10 @@ def test_adagrad_eps_and_reset_every_epoch(sick):
 def test_head_and_vectors_get_their_own_l2(sick):
     """optimizer.l2_head and embeddings.l2 (CoreNLP's RNTN: classifier and words 1e-4, the rest 1e-3):
     each group's step is Adagrad's with its own weight decay."""
-    from treenets.models import build_model
     from treenets.train import make_optimizer
 
     config = sick("optimizer.l2=0.01", "optimizer.l2_head=0.001", "embeddings.frozen=false", "embeddings.l2=0.0001")
-    model = build_model(config.model, "relatedness", np.random.default_rng(0).normal(size=(9, 4)),
-                        freeze_embeddings=False, score_range=(1, 5))
+    model = relatedness_model(config)
     optimizer = make_optimizer(config, model)
     head = list(model.head.parameters())
     assert [group["weight_decay"] for group in optimizer.param_groups] == [0.01, 0.001, 0.0001]
@@ -205,7 +205,7 @@ def test_head_and_vectors_get_their_own_l2(sick):
     left = SequenceBatch(torch.tensor([[2, 3, 4], [5, 6, 0]]), torch.tensor([3, 2]))
     right = SequenceBatch(torch.tensor([[7, 8], [2, 0]]), torch.tensor([2, 1]))
     for m in (model, reference):
-        m.loss(m(left, right), torch.tensor([4.2, 1.5])).backward()
+        m.head.loss(m(left, right), torch.tensor([4.2, 1.5])).backward()
     optimizer.step()
     for params, weight_decay in ((list(reference.encoder.parameters()), 0.01), (list(reference.head.parameters()), 0.001),
                                  ([reference.embedding.weight], 0.0001)):

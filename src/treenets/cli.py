@@ -52,6 +52,8 @@ def _add_fetch(subparsers) -> None:
 
 
 def _add_report(subparsers) -> None:
+    from treenets.config import TASK_DATASETS
+
     parser = subparsers.add_parser(
         "report", help="result tables (csv/md/tex) and plots of one dataset's runs",
         description="Tables OUT_DIR/tables/NAME.{csv,md,tex} and plots OUT_DIR/plots/NAME_*.png from finished "
@@ -65,7 +67,7 @@ def _add_report(subparsers) -> None:
             raise argparse.ArgumentTypeError(f"expected MODEL=VALUE, got {text!r}")
         return label, value
 
-    parser.add_argument("--task", required=True, choices=("relatedness", "sentiment"))
+    parser.add_argument("--task", required=True, choices=tuple(TASK_DATASETS))
     parser.add_argument("--name", required=True, help="the dataset's name in file names and captions (sick, sst)")
     parser.add_argument("--out-dir", required=True, help="the experiment's results folder")
     parser.add_argument("--run", dest="runs", metavar="MODEL=RUN_DIR", type=labelled, action="append", required=True,
@@ -113,7 +115,7 @@ def _add_study(subparsers) -> None:
         import logging
 
         from treenets.study.config import load_study_config
-        from treenets.train import resolve_device
+        from treenets.inference import resolve_device
 
         device_override = [f"study.device={args.device}"] if args.device else []
         config = load_study_config(args.config, args.overrides + device_override)
@@ -159,7 +161,7 @@ def _add_evaluate(subparsers) -> None:
     parser.add_argument("--split", default="test", choices=("train", "dev", "test"), help="default: %(default)s")
 
     def run(args) -> None:
-        from treenets.evaluate import evaluate
+        from treenets.inference import evaluate
 
         print(json.dumps(evaluate(args.run_dir, args.split), indent=2))
 
@@ -200,13 +202,14 @@ def _add_significance(subparsers) -> None:
     )
     parser.add_argument("a", metavar="A.tsv", help="predictions.tsv of run A")
     parser.add_argument("b", metavar="B.tsv", help="predictions.tsv of run B")
-    parser.add_argument("--metric", choices=("pearson", "spearman", "mse", "fine", "binary"), default=None,
-                        help="default: pearson (relatedness), fine accuracy (sentiment; binary for two-class runs)")
+    parser.add_argument("--metric", choices=("pearson", "spearman", "mse", "fine", "binary", "accuracy", "macro_f1"),
+                        default=None, help="default: pearson (relatedness), fine accuracy (sentiment; binary for "
+                                           "two-class runs), accuracy (entailment)")
     parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: %(default)s)")
 
     def run(args) -> None:
-        from treenets.evaluate import compare
+        from treenets.tasks import compare
 
         print(json.dumps(compare(args.a, args.b, args.metric, n_resamples=args.resamples, seed=args.seed), indent=2))
 

@@ -102,6 +102,8 @@ class ModelConfig:
 
 
 SPLITS = ("train", "dev", "test")
+# The datasets each task (treenets.tasks) can read.
+TASK_DATASETS = {"relatedness": ("sick", "pairs"), "sentiment": ("sst",), "entailment": ("sick",)}
 # Models that compose exactly two children need binary constituency trees.
 BINARY_TREE_MODELS = ("nary_treelstm", "recnn", "rntn")
 
@@ -235,7 +237,7 @@ class TrainingConfig:
 class Config:
     """One training run: task, data, model, embeddings, optimizer, training loop."""
 
-    task: Literal["relatedness", "sentiment"]
+    task: Literal["relatedness", "sentiment", "entailment"]  # treenets.tasks.TASKS
     data: DataConfig
     model: ModelConfig
     embeddings: EmbeddingsConfig = field(default_factory=EmbeddingsConfig)
@@ -245,7 +247,7 @@ class Config:
 
     def __post_init__(self):
         data, model = self.data, self.model
-        expected = ("sst",) if self.task == "sentiment" else ("sick", "pairs")
+        expected = TASK_DATASETS[self.task]
         if data.dataset not in expected:
             raise InputError(f"data.dataset: task {self.task} needs {' or '.join(expected)}, got {data.dataset!r}")
         if model.is_tree and data.tree is None:
@@ -269,12 +271,6 @@ class Config:
         if model.is_tree:
             return data.dataset != "sst" or data.tree == "dependency"
         return data.dataset != "sst" and data.tokenization == "parsed"
-
-    @property
-    def early_stopping_metric(self) -> str:
-        if self.task == "relatedness":
-            return "pearson"
-        return "fine_root" if self.sentiment.classes == 5 else "binary_root"
 
 
 T = typing.TypeVar("T")

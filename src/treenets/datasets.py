@@ -1,11 +1,13 @@
 """From a config's data section to examples: trees or token sequences with their targets.
 
 An :class:`Example` holds what a model reads (``inputs``: one tree or token tuple per sentence, two
-for a sentence pair) and what it is trained towards (``target``):
+for a sentence pair) and what it is trained towards (``target``). The readers here build them; the
+task (:mod:`treenets.tasks`) decides which reader and which target:
 
-* relatedness (SICK, a generic pair dataset): ``(left, right)`` and the gold score;
-* sentiment with a tree model: ``(tree,)`` and the 5-class label of every node (-1: none);
-* sentiment with a sequence model: ``(words,)`` and the sentence's 5-class label. With
+* sentence pairs (:func:`pair_dataset`; SICK, a generic pair dataset): ``(left, right)`` and what the
+  task's ``target(pair)`` takes from the pair (the relatedness score, the entailment label's index);
+* SST with a tree model (:func:`sst_dataset`): ``(tree,)`` and the 5-class label of every node (-1: none);
+* SST with a sequence model: ``(words,)`` and the sentence's 5-class label. With
   ``train_on_phrases`` every other SST phrase becomes one more training example of its own.
 
 Labels stay 5-class here (prediction files always show them); a two-class model is trained on
@@ -15,15 +17,15 @@ read); SICK and generic pair files, parse stores and GloVe text files need neith
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from treenets.config import SPLITS, Config
+from treenets.config import Config
+from treenets.data.pairs import Pair
 from treenets.errors import InputError
 from treenets.parse.store import ParseStore
+from treenets.splits import split_files, spread
 from treenets.trees import Tree, read_lines
 
 SCORE_RANGE_SICK = (1, 5)
@@ -65,63 +67,40 @@ def tokens_of(sentence: Tree | tuple[str, ...]) -> tuple[str, ...]:
     return sentence.tokens if isinstance(sentence, Tree) else sentence
 
 
-def load_dataset(config: Config, splits: Iterable[str] = SPLITS) -> Dataset:
-    splits = tuple(splits)
-    files = split_files(config, splits)
-    dataset = _sst_dataset(config, files) if config.data.dataset == "sst" else _pair_dataset(config, files)
-    for split, examples in dataset.splits.items():
-        if not examples:  # rows that parse but leave nothing to train or score on
-            binary = " after leaving out the neutral sentences (sentiment.classes: 2)" if dataset.num_classes == 2 else ""
-            raise InputError(f"the {split} split has no examples{binary}", files[split])
-    return dataset
-
-
-def check_dev_scores(config: Config, dataset: Dataset) -> None:
-    """Relatedness dev scores that vary: Pearson's r, which picks the best epoch, is undefined otherwise."""
-    examples = dataset.splits["dev"]
-    if dataset.score_range is not None and len({example.target for example in examples}) < 2:
-        raise InputError(f"every pair of the dev split has the score {examples[0].target:g}, so Pearson's r "
-                         "(which picks the best epoch) is undefined", split_files(config, ("dev",))["dev"])
-
-
-def split_files(config: Config, splits: Sequence[str]) -> dict[str, Path]:
-    """Each split's file: ``data.files`` first, else the registry's copy in ``data.cache_dir``."""
-    files = {}
-    for split in splits:
-        if config.data.pairs is not None:
-            files[split] = Path(config.data.pairs.files[split])
-        elif split in config.data.files:
-            files[split] = Path(config.data.files[split])
-        else:
-            from treenets.data.fetch import fetch
-
-            files[split] = fetch(f"{config.data.dataset}:{split}", config.data.cache_dir)
-        if not files[split].is_file():
-            raise InputError(f"data.files.{split}: no such file", files[split])
-    return files
-
-
 # --------------------------------------------------------------------------- sentence pairs
-def _pair_dataset(config: Config, files: dict[str, Path]) -> Dataset:
+def pair_dataset(config: Config, splits: Iterable[str], target: Callable[[Pair], object],
+                 labels: bool = False) -> Dataset:
+    """The sentence pairs of ``splits``, each with ``target(pair)``; ``labels``: read SICK's
+    entailment label into ``Pair.label`` (the SemEval files and SICK.txt carry it)."""
     from treenets.data.pairs import read_pairs
     from treenets.data.readers import read_sick
 
+    files = split_files(config, tuple(splits))
     data = config.data
     store = ParseStore(data.parse_store) if data.parse_store is not None else None
     used = list(files.values())
     if store is not None:
         used.append(store.path)
     sentence = pair_sentence(config, store)
-    splits = {}
+    examples = {}
     for split, path in files.items():
-        pairs = read_sick(path) if data.pairs is None else read_pairs(data.pairs, split)
+        pairs = read_sick(path, labels=labels) if data.pairs is None else read_pairs(data.pairs, split)
         pairs = [pairs[i] for i in spread(len(pairs), data.limit.get(split))]
         try:
-            splits[split] = [Example(p.id, (sentence(p.a), sentence(p.b)), float(p.score)) for p in pairs]
+            examples[split] = [Example(p.id, (sentence(p.a), sentence(p.b)), target(p)) for p in pairs]
         except InputError as err:
             raise err.at(path) from None
     score_range = SCORE_RANGE_SICK if data.pairs is None else tuple(int(bound) for bound in data.pairs.score_range)
-    return Dataset(splits, score_range=score_range, files=used)
+    return _with_examples(Dataset(examples, score_range=score_range, files=used), files)
+
+
+def _with_examples(dataset: Dataset, files: dict[str, Path]) -> Dataset:
+    """``dataset``, or an InputError naming the file of a split left with no examples."""
+    for split, examples in dataset.splits.items():
+        if not examples:  # rows that parse but leave nothing to train or score on
+            binary = " after leaving out the neutral sentences (sentiment.classes: 2)" if dataset.num_classes == 2 else ""
+            raise InputError(f"the {split} split has no examples{binary}", files[split])
+    return dataset
 
 
 def pair_sentence(config: Config, store: ParseStore | None) -> Callable[[str], Tree | tuple[str, ...]]:
@@ -141,9 +120,12 @@ def pair_sentence(config: Config, store: ParseStore | None) -> Callable[[str], T
 
 
 # --------------------------------------------------------------------------- SST
-def _sst_dataset(config: Config, files: dict[str, Path]) -> Dataset:
+def sst_dataset(config: Config, splits: Iterable[str]) -> Dataset:
+    """SST's trees of ``splits``: per-node labels for tree models, sentence (and phrase) examples for
+    sequence models."""
     from treenets.data.readers import read_sst
 
+    files = split_files(config, tuple(splits))
     data, model, sentiment = config.data, config.model, config.sentiment
     store = ParseStore(data.parse_store) if data.tree == "dependency" else None
     dataset = Dataset({}, num_classes=sentiment.classes, files=list(files.values()))
@@ -176,18 +158,7 @@ def _sst_dataset(config: Config, files: dict[str, Path]) -> Dataset:
         dataset.splits["train"] = dataset.splits["train"] + [
             phrase for phrase in dataset.phrases["train"] if phrase.id not in roots
         ]
-    return dataset
-
-
-def spread(count: int, limit: int | None) -> list[int]:
-    """``limit`` indices evenly spaced over ``range(count)`` (all of them without a limit).
-
-    A slice taken this way is representative where the first N would not be: SST's files hold
-    the positive sentences first and the negative ones after them.
-    """
-    if limit is None or limit >= count:
-        return list(range(count))
-    return np.linspace(0, count - 1, limit).round().astype(int).tolist()
+    return _with_examples(dataset, files)
 
 
 def spans(tree: Tree) -> list[tuple[int, int] | None]:

@@ -1,23 +1,23 @@
-"""Metrics, prediction files and significance tests; ``evaluate(run_dir, split)`` for a trained run.
+"""Metrics, prediction files and significance tests: the numbers, for whichever task asks.
 
-Relatedness (SICK): Pearson r, Spearman rho and MSE of the expected score, on the dataset's own
+Which task uses which is :mod:`treenets.tasks`' business; scoring a trained run is
+:mod:`treenets.inference`'s. Relatedness (SICK): Pearson r, Spearman rho and MSE of the expected score, on the dataset's own
 score scale. Sentiment (SST): fine-grained (5-class) and binary accuracy, at the sentence root and
 over all phrases. Binary is scored as in Socher et al. 2013 / Tai et al. 2015: examples whose gold
 label is neutral (2) are left out, gold 0-1 is negative and 3-4 positive, and a fine-grained
 model's binary prediction is positive when its probability mass on classes 3-4 exceeds the mass on
-0-1; a separately trained two-class model predicts the binary label directly.
+0-1; a separately trained two-class model predicts the binary label directly. Classification
+(SICK entailment): accuracy and macro-averaged F1 over the classes, and the confusion matrix.
 
 Accuracies are fractions in [0, 1]. Prediction files are TSV with a header:
 ``id, gold, predicted`` for relatedness (scores) and ``id, gold, predicted, predicted_binary`` for
 sentiment (``gold`` is always the 5-class label; ``predicted`` is empty for a two-class model).
 
-Everything above :func:`evaluate` needs numpy/scipy/sklearn/pandas only, so the report and the
-``significance`` command work without torch.
+Nothing here needs torch, so the report and the ``significance`` command work without it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
-from sklearn.metrics import accuracy_score, mean_squared_error
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, mean_squared_error
 
 from treenets.errors import InputError
 from treenets.files import atomic_write
@@ -95,6 +95,19 @@ def sentiment_metrics(root_gold, root_probabilities, phrase_gold=None, phrase_pr
     return metrics
 
 
+def classification_metrics(gold, predicted, classes: int) -> dict[str, float]:
+    """``accuracy`` and ``macro_f1`` (F1 averaged over all ``classes`` classes; 0 for a class never
+    predicted nor present) of class indices."""
+    labels = list(range(classes))
+    return {"accuracy": float(accuracy_score(gold, predicted)),
+            "macro_f1": float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0))}
+
+
+def confusion(gold, predicted, classes: int) -> np.ndarray:
+    """Counts ``[classes, classes]``: row = gold class, column = predicted class."""
+    return confusion_matrix(gold, predicted, labels=list(range(classes)))
+
+
 # --------------------------------------------------------------------------- prediction files
 def relatedness_table(ids, gold, predicted) -> pd.DataFrame:
     return pd.DataFrame({"id": list(map(str, ids)), "gold": gold, "predicted": predicted})
@@ -127,36 +140,36 @@ def read_predictions(path: str | os.PathLike) -> pd.DataFrame:
     return table
 
 
-def is_sentiment(table: pd.DataFrame) -> bool:
-    return "predicted_binary" in table.columns
-
-
 # --------------------------------------------------------------------------- significance
 # Each bootstrap statistic takes resampled (gold, predicted) arrays along the last axis.
-def _accuracy(gold, predicted):
+def accuracy(gold, predicted):
     return np.mean(gold == predicted, axis=-1)
 
 
-def _pearson(gold, predicted):
+def pearson(gold, predicted):
     return stats.pearsonr(gold, predicted, axis=-1).statistic
 
 
-def _spearman(gold, predicted):
-    return _pearson(stats.rankdata(gold, axis=-1), stats.rankdata(predicted, axis=-1))
+def spearman(gold, predicted):
+    return pearson(stats.rankdata(gold, axis=-1), stats.rankdata(predicted, axis=-1))
 
 
-def _mse(gold, predicted):
+def mse(gold, predicted):
     return np.mean((gold - predicted) ** 2, axis=-1)
 
 
-BOOTSTRAP_METRICS = {"pearson": _pearson, "spearman": _spearman, "mse": _mse, "fine": _accuracy, "binary": _accuracy}
+def macro_f1(classes: int):
+    """The macro-averaged F1 of class indices as a bootstrap statistic (as :func:`classification_metrics`)."""
 
+    def statistic(gold, predicted):
+        f1 = []
+        for c in range(classes):
+            tp = np.sum((gold == c) & (predicted == c), axis=-1)
+            wrong = np.sum((gold == c) != (predicted == c), axis=-1)  # false positives + false negatives
+            f1.append(np.divide(2 * tp, 2 * tp + wrong, out=np.zeros(np.shape(tp)), where=(2 * tp + wrong) > 0))
+        return np.mean(f1, axis=0)
 
-def default_metric(table: pd.DataFrame) -> str:
-    """Pearson for relatedness; fine accuracy for sentiment, binary for a two-class model."""
-    if not is_sentiment(table):
-        return "pearson"
-    return "binary" if table["predicted"].isna().all() else "fine"
+    return statistic
 
 
 @dataclass(frozen=True)
@@ -174,39 +187,9 @@ class Comparison:
         return dict(vars(self))
 
 
-def _aligned(a: pd.DataFrame, b: pd.DataFrame, metric: str, a_path, b_path) -> tuple[np.ndarray, ...]:
-    """Gold, A's and B's predictions for ``metric`` over the shared examples, checked for agreement.
-
-    Binary accuracy compares the non-neutral examples only, so a two-class model (which never saw
-    neutral sentences) can be compared with a fine-grained one.
-    """
-    if metric == "binary":
-        a, b = (table[binary_gold(table["gold"]) != NOT_BINARY] for table in (a, b))
-    if set(a["id"]) != set(b["id"]):
-        only = sorted(set(a["id"]) ^ set(b["id"]))
-        raise InputError(f"the two files cover different examples (e.g. id {only[0]!r} is in only one)", b_path)
-    merged = a.merge(b, on="id", suffixes=("_a", "_b"))
-    if not np.allclose(merged["gold_a"].to_numpy(float), merged["gold_b"].to_numpy(float)):
-        bad = merged["id"][~np.isclose(merged["gold_a"], merged["gold_b"])].iloc[0]
-        raise InputError(f"gold values differ for id {bad!r}", b_path)
-    gold = merged["gold_a"].to_numpy()
-    if metric in ("pearson", "spearman", "mse"):
-        return gold.astype(float), merged["predicted_a"].to_numpy(float), merged["predicted_b"].to_numpy(float)
-    if metric == "binary":
-        columns = ("predicted_binary_a", "predicted_binary_b")
-        return (binary_gold(gold),) + tuple(merged[column].to_numpy(int) for column in columns)
-    return gold.astype(int), merged["predicted_a"].to_numpy(int), merged["predicted_b"].to_numpy(int)
-
-
-def paired_bootstrap(
-    a_path: str | os.PathLike,
-    b_path: str | os.PathLike,
-    metric: str | None = None,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> Comparison:
-    """Paired bootstrap over test examples of ``metric(A) - metric(B)``.
+def bootstrap_difference(gold, pred_a, pred_b, score, metric: str, n_resamples: int = 10_000, seed: int = 0,
+                         confidence: float = 0.95) -> Comparison:
+    """Paired bootstrap over examples of ``score(gold, A) - score(gold, B)``.
 
     Examples are resampled with replacement (the same indices for A and B) by
     ``scipy.stats.bootstrap``; the interval is the percentile interval, and the two-sided p-value
@@ -214,19 +197,6 @@ def paired_bootstrap(
     observed difference is from 0 (the bootstrap distribution shifted to the null; Efron &
     Tibshirani 1993, sec. 16.4).
     """
-    a, b = read_predictions(a_path), read_predictions(b_path)
-    if is_sentiment(a) != is_sentiment(b):
-        raise InputError("one file holds sentiment and the other relatedness predictions", b_path)
-    metric = metric or default_metric(a)
-    allowed = ("fine", "binary") if is_sentiment(a) else ("pearson", "spearman", "mse")
-    if metric not in allowed:
-        raise InputError(f"metric {metric!r} does not apply to these predictions; choose {' or '.join(allowed)}",
-                         a_path)
-    for table, path in ((a, a_path), (b, b_path)):
-        if metric == "fine" and table["predicted"].isna().any():
-            raise InputError("no fine-grained predictions (a two-class model): use --metric binary", path)
-    gold, pred_a, pred_b = _aligned(a, b, metric, a_path, b_path)
-    score = BOOTSTRAP_METRICS[metric]
 
     def difference(gold, pred_a, pred_b, axis=-1):
         return score(gold, pred_a) - score(gold, pred_b)
@@ -267,17 +237,7 @@ def williams_t(r12: float, r13: float, r23: float, n: int) -> dict[str, float]:
     return {"t": float(t), "p_value": float(2 * stats.t.sf(abs(t), n - 3))}
 
 
-def compare(a_path, b_path, metric: str | None = None, n_resamples: int = 10_000, seed: int = 0) -> dict:
-    """The paired bootstrap, plus Williams' test when both files hold relatedness scores."""
-    comparison = paired_bootstrap(a_path, b_path, metric, n_resamples=n_resamples, seed=seed)
-    report = {"bootstrap": comparison.as_dict()}
-    a, b = read_predictions(a_path), read_predictions(b_path)
-    if not is_sentiment(a):
-        report["williams"] = williams_test(*_aligned(a, b, "pearson", a_path, b_path))
-    return report
-
-
-# --------------------------------------------------------------------------- a trained run
+# --------------------------------------------------------------------------- files of a trained run
 def output_path(run_dir: str | os.PathLike, stem: str, split: str, suffix: str) -> Path:
     """``metrics.json`` / ``predictions.tsv`` / ``phrases.tsv`` for the test split (what the report
     reads), ``<stem>-<split><suffix>`` for any other split."""
@@ -288,41 +248,3 @@ def node_ids(sentence_id: str, labels, root: int) -> list[str]:
     """Ids of a tree's labelled nodes: the sentence's own id at the root, ``<id>.<node>`` elsewhere
     (the ids :func:`treenets.datasets.phrase_examples` gives, so tree and sequence runs pair up)."""
     return [sentence_id if node == root else f"{sentence_id}.{node}" for node, label in enumerate(labels) if label >= 0]
-
-
-def evaluate(run_dir: str | os.PathLike, split: str = "test") -> dict[str, float]:
-    """Score the best checkpoint of a complete run on ``split``; write metrics and predictions.
-
-    Sentiment runs also get every phrase's prediction (``phrases.tsv``): a tree model's node
-    outputs, or a sequence model run over each phrase as a sentence of its own.
-    """
-    from treenets import train  # torch: only for running a model, not for the metrics above
-    from treenets.datasets import load_dataset
-
-    config, vocab, model, device = train.load_best(run_dir)
-    dataset = load_dataset(config, [split])
-    examples = dataset.splits[split]
-    collate = train.Collate(vocab, binary=config.task == "sentiment" and config.sentiment.classes == 2)
-    predictions = train.predict(model, examples, collate, config, device)
-    if config.task == "relatedness":
-        metrics = relatedness_metrics(predictions.gold, predictions.predicted)
-        write_table(relatedness_table(predictions.ids, predictions.gold, predictions.predicted),
-                    output_path(run_dir, "predictions", split, ".tsv"))
-    else:
-        if split in dataset.phrases:  # a sequence model: every phrase as its own example
-            phrases = train.predict(model, dataset.phrases[split], collate, config, device)
-            phrase_ids, phrase_gold, phrase_predicted = phrases.ids, phrases.gold, phrases.predicted
-        else:
-            labelled = predictions.node_gold >= 0
-            phrase_ids = [i for example in examples
-                          for i in node_ids(example.id, example.target, example.inputs[0].root)]
-            phrase_gold, phrase_predicted = predictions.node_gold[labelled], predictions.node_predicted[labelled]
-        metrics = sentiment_metrics(predictions.gold, predictions.predicted, phrase_gold, phrase_predicted)
-        write_table(sentiment_table(predictions.ids, predictions.gold, predictions.predicted),
-                    output_path(run_dir, "predictions", split, ".tsv"))
-        write_table(sentiment_table(phrase_ids, phrase_gold, phrase_predicted),
-                    output_path(run_dir, "phrases", split, ".tsv"))
-    summary = {**metrics, "split": split, "examples": len(examples)}
-    with atomic_write(output_path(run_dir, "metrics", split, ".json")) as handle:
-        json.dump(summary, handle, indent=2)
-    return summary

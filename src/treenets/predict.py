@@ -9,9 +9,10 @@ of the run's own data gets the very parse it was trained or scored on. A run tha
 needs none, except a tree model trained on SST's own trees, which needs ``models`` to parse plain
 sentences (raw text: Stanza's tokenizer or the PTB one, as ``treenets parse --tokenize raw``).
 
-The best checkpoint scores them (:func:`treenets.train.load_best`, :func:`treenets.train.predict`);
+The best checkpoint scores them (:func:`treenets.inference.load_best`, :func:`treenets.inference.predict`);
 the TSV has one row per input example: id, the sentence(s) as the model read them (tokens joined by
-spaces), gold (when the input has it), the predicted score or class, and every class's probability.
+spaces), then the run's task's columns (:meth:`treenets.tasks.base.Task.prediction_columns`: gold when
+the input has it, the predicted score or class, and every class's probability).
 Tokens missing from the run's vocabulary (they get the unknown word's vector) are counted and reported.
 """
 
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from treenets.config import Config
-from treenets.datasets import Example, load_dataset, pair_sentence, tokens_of
+from treenets.datasets import Example, pair_sentence, tokens_of
 from treenets.embeddings import UNK_ID
 from treenets.errors import InputError
 from treenets.parse.stanza_run import SentenceRow
@@ -46,10 +47,12 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, outp
                  models: str | os.PathLike | None = None, device: str = "auto") -> dict:
     """Write the predictions of the run's best checkpoint for the sentences of ``input_path`` to
     ``output`` (default: next to the input, ``<stem>.predictions.tsv``); returns a summary."""
-    from treenets import train
-    from treenets.evaluate import predicted_labels, write_table
+    from treenets.evaluate import write_table
+    from treenets.inference import load_best, predict
+    from treenets.tasks import Collate, task_for
 
-    config, vocab, model, torch_device = train.load_best(run_dir)
+    config, vocab, model, torch_device = load_best(run_dir)
+    task = task_for(config.task)
     input_path = Path(input_path)
     if not input_path.is_file():
         raise InputError("no such input file", input_path)
@@ -64,27 +67,20 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, outp
                 rows = [row for split in dataset_sentences(input_config, ["test"])
                         for column in split.columns.values() for row in column]
                 _parse(config, rows, store_dir, models, device, raw=False)
-            examples = load_dataset(input_config, ["test"]).splits["test"]
+            examples = task.load_dataset(input_config, ["test"]).splits["test"]
         else:
             examples = _plain_examples(config, input_path, store_dir, models, device)
-        collate = train.Collate(vocab, binary=config.task == "sentiment" and config.sentiment.classes == 2)
-        predictions = train.predict(model, examples, collate, config, torch_device)
+        predictions = predict(task, model, examples, Collate(task, config, vocab), config, torch_device)
 
     table = pd.DataFrame({"id": predictions.ids})
     texts = [[" ".join(tokens_of(sentence)) for sentence in example.inputs] for example in examples]
-    for side, column in enumerate(("sentence_a", "sentence_b") if config.task == "relatedness" else ("sentence",)):
+    for side, column in enumerate(("sentence_a", "sentence_b") if len(examples[0].inputs) == 2 else ("sentence",)):
         table[column] = [sentence[side] for sentence in texts]
-    if kind == DATASET:
-        table["gold"] = predictions.gold
-    if config.task == "relatedness":
-        table["predicted"] = predictions.predicted
-    else:
-        fine, binary = predicted_labels(predictions.predicted)
-        table["predicted"] = binary if fine is None else fine
-        if fine is not None:
-            table["predicted_binary"] = binary
-        for label in range(predictions.predicted.shape[1]):
-            table[f"p_{label}"] = predictions.predicted[:, label]
+    columns = task.prediction_columns(predictions.gold, predictions.predicted)
+    if kind != DATASET:  # plain text has no gold
+        del columns["gold"]
+    for column, values in columns.items():
+        table[column] = values
     output = Path(output) if output is not None else default_output(input_path)
     write_table(table, output)
     unknown = unknown_words(examples, vocab)
@@ -126,27 +122,31 @@ def _input_config(config: Config, path: Path, store_dir: Path) -> Config:
 
 
 def _plain_examples(config: Config, path: Path, store_dir: Path, models, device: str) -> list[Example]:
-    """Examples of a plain input: ``A<TAB>B`` lines (relatedness) or one sentence per line (sentiment)."""
+    """Examples of a plain input: ``A<TAB>B`` lines (a run on sentence pairs) or one sentence per line (SST)."""
+    from treenets.tasks import task_for
+
+    pairs = config.data.dataset != "sst"
     records = []  # (line number, texts)
     for number, line in enumerate(read_lines(path), 1):
         if not line.strip():
             continue
-        texts = tuple(line.split("\t")) if config.task == "relatedness" else (line,)
-        if config.task == "relatedness" and len(texts) != 2:
+        texts = tuple(line.split("\t")) if pairs else (line,)
+        if pairs and len(texts) != 2:
             raise InputError(f"expected two tab-separated sentences, got {len(texts)} field(s)", path, number)
         for which, text in zip("AB", texts):
             if not text.strip():
                 raise InputError(f"sentence {which if len(texts) == 2 else ''} is empty".replace("  ", " "), path, number)
         records.append((number, texts))
-    needs_parses = config.needs_parses or (config.model.is_tree and config.task == "sentiment")
+    needs_parses = config.needs_parses or (config.model.is_tree and not pairs)
     store = None
     if needs_parses:
         rows = [SentenceRow(text, f"{path}:{number}") for number, texts in records for text in texts]
-        _parse(config, rows, store_dir, models, device, raw=config.task == "sentiment")
+        _parse(config, rows, store_dir, models, device, raw=not pairs)
         store = ParseStore(store_dir)
-    if config.task == "relatedness":
+    if pairs:
         sentence = pair_sentence(config, store)
-        return [Example(str(number), tuple(sentence(text) for text in texts), float("nan")) for number, texts in records]
+        unknown = task_for(config.task).unknown_target
+        return [Example(str(number), tuple(sentence(text) for text in texts), unknown) for number, texts in records]
     examples = []
     for number, (text,) in records:
         if store is None:  # a sequence model: SST's own (PTB) tokenization

@@ -36,23 +36,14 @@ import yaml
 
 from treenets.anchors import published
 from treenets.errors import InputError
-from treenets.evaluate import (NOT_BINARY, RELATEDNESS_METRICS, SENTIMENT_METRICS, binary_gold, output_path,
-                               paired_bootstrap, read_predictions)
+from treenets.evaluate import output_path, read_predictions
 from treenets.files import atomic_write
+from treenets.plots import pyplot, save_figure
+from treenets.tasks import TASKS, Task, task_for
 
-TASKS = ("relatedness", "sentiment")
-METRICS = {"relatedness": RELATEDNESS_METRICS, "sentiment": SENTIMENT_METRICS}
-# The metric that ranks models: the first one the runs have (a two-class sentiment model has no fine).
-MAIN_METRICS = {"relatedness": ("pearson",), "sentiment": ("fine_root", "binary_root")}
-BOOTSTRAP_METRIC = {"pearson": "pearson", "fine_root": "fine", "binary_root": "binary"}  # evaluate's names
-LOWER_IS_BETTER = frozenset({"mse"})
-LABELS = {
-    "pearson": "Pearson's r", "spearman": "Spearman's ρ", "mse": "MSE",
-    "fine_root": "Fine-grained", "binary_root": "Binary", "fine_all": "Fine (all)", "binary_all": "Binary (all)",
-}
 SIGNIFICANCE_LEVEL = 0.05
-EPOCHS_FILE = "epochs.jsonl"  # treenets.train.EPOCHS (that module imports torch; the report does not)
-CONFIG_FILE = "config.resolved.yaml"  # treenets.train.RESOLVED_CONFIG
+EPOCHS_FILE = "epochs.jsonl"  # treenets.inference.EPOCHS (that module imports torch; the report does not)
+CONFIG_FILE = "config.resolved.yaml"  # treenets.inference.RESOLVED_CONFIG
 
 
 @dataclass(frozen=True)
@@ -68,9 +59,9 @@ class Run:
         return output_path(self.run_dir, "predictions", "test", ".tsv")
 
 
-def _scale(task: str) -> float:
+def _scale(task: Task) -> float:
     """Accuracies are stored as fractions and shown in percent; relatedness metrics as they are."""
-    return 100.0 if task == "sentiment" else 1.0
+    return 100.0 if task.percent else 1.0
 
 
 def _read_json(path: Path) -> dict:
@@ -85,7 +76,7 @@ def _read_json(path: Path) -> dict:
     return data
 
 
-def _read_epochs(path: Path, task: str) -> pd.DataFrame:
+def _read_epochs(path: Path, task: Task) -> pd.DataFrame:
     rows = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -97,7 +88,7 @@ def _read_epochs(path: Path, task: str) -> pd.DataFrame:
             row = {"epoch": int(record["epoch"]), "train_loss": float(record["train_loss"]),
                    "seconds": float(record.get("seconds", np.nan)),
                    "sentences_per_s": float(record.get("sentences_per_s", np.nan))}
-            row.update({f"dev_{k}": float(v) * _scale(task) for k, v in record["dev"].items() if k in METRICS[task]})
+            row.update({f"dev_{k}": float(v) * _scale(task) for k, v in record["dev"].items() if k in task.metrics})
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             raise InputError("expected a JSON object with epoch, train_loss and dev metrics", path, number) from None
         rows.append(row)
@@ -106,22 +97,29 @@ def _read_epochs(path: Path, task: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def load_run(model: str, run_dir: str | os.PathLike, task: str) -> Run:
+def load_run(model: str, run_dir: str | os.PathLike, task: Task | str) -> Run:
     """The test metrics and learning curve of one finished run (``InputError`` naming a bad file)."""
-    if task not in TASKS:
-        raise InputError(f"unknown task {task!r}; choose {' or '.join(TASKS)}")
+    task = _task(task)
     run_dir = Path(run_dir)
     metrics_file = output_path(run_dir, "metrics", "test", ".json")
     raw = _read_json(metrics_file)
     metrics = {}
-    for name in METRICS[task]:
+    for name in task.metrics:
         if name in raw:
             if isinstance(raw[name], bool) or not isinstance(raw[name], (int, float)):
                 raise InputError(f"{name}: expected a number, got {raw[name]!r}", metrics_file)
             metrics[name] = float(raw[name]) * _scale(task)
-    if not set(MAIN_METRICS[task]) & set(metrics):
-        raise InputError(f"no {' or '.join(MAIN_METRICS[task])} among the test metrics", metrics_file)
+    if not set(task.main_metrics) & set(metrics):
+        raise InputError(f"no {' or '.join(task.main_metrics)} among the test metrics", metrics_file)
     return Run(model, run_dir, metrics, _read_epochs(run_dir / EPOCHS_FILE, task), _read_settings(run_dir / CONFIG_FILE))
+
+
+def _task(task: Task | str) -> Task:
+    if isinstance(task, Task):
+        return task
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; choose {' or '.join(TASKS)}")
+    return task_for(task)
 
 
 def _read_settings(path: Path) -> dict[str, str]:
@@ -161,15 +159,15 @@ def representative(runs: Sequence[Run], metric: str) -> Run:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def summary_table(runs: Sequence[Run], task: str, papers: Mapping[str, str] | None = None) -> pd.DataFrame:
+def summary_table(runs: Sequence[Run], task: Task | str, papers: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per model (in order of first appearance): seeds, mean and std per metric, paper, delta."""
-    papers = dict(papers or {})
+    task, papers = _task(task), dict(papers or {})
     models = list(dict.fromkeys(run.model for run in runs))
     unknown = sorted(set(papers) - set(models))
     if unknown:
         raise InputError(f"published numbers given for {unknown[0]!r}, which has no runs")
     anchors = {model: published(key) for model, key in papers.items()}
-    metrics = METRICS[task]
+    metrics = task.metrics
     with_paper = [m for m in metrics if any(m in anchor.mean for anchor in anchors.values())]
     rows = []
     for model in models:
@@ -189,31 +187,32 @@ def summary_table(runs: Sequence[Run], task: str, papers: Mapping[str, str] | No
     return pd.DataFrame(rows)
 
 
-def main_metric(table: pd.DataFrame, task: str) -> str:
+def main_metric(table: pd.DataFrame, task: Task | str) -> str:
     """The metric that ranks the models of ``table``: the first of the task's that some model has."""
-    return next(m for m in MAIN_METRICS[task] if table[f"{m}_mean"].notna().any())
+    return next(m for m in _task(task).main_metrics if table[f"{m}_mean"].notna().any())
 
 
-def best_row(table: pd.DataFrame, metric: str):
+def best_row(table: pd.DataFrame, metric: str, task: Task):
     """The index of the best model on ``metric``."""
     means = table[f"{metric}_mean"]
-    return means.idxmin() if metric in LOWER_IS_BETTER else means.idxmax()
+    return means.idxmin() if metric in task.lower_is_better else means.idxmax()
 
 
-def add_significance(table: pd.DataFrame, runs: Sequence[Run], metric: str,
+def add_significance(table: pd.DataFrame, runs: Sequence[Run], metric: str, task: Task | str,
                      n_resamples: int = 10_000, seed: int = 0) -> pd.DataFrame:
     """``p_vs_best``/``significant_vs_best``: the best model on ``metric`` against each other one."""
     table = table.copy()
     table["p_vs_best"] = np.nan
     table["significant_vs_best"] = pd.array([pd.NA] * len(table), dtype="boolean")
-    best = best_row(table, metric)
+    task = _task(task)
+    best = best_row(table, metric, task)
     median_run = {model: representative([r for r in runs if r.model == model], metric) for model in table["model"]}
     best_predictions = median_run[table.at[best, "model"]].predictions
     for index, model in table["model"].items():
         if index == best or pd.isna(table.at[index, f"{metric}_mean"]):
             continue
-        comparison = paired_bootstrap(best_predictions, median_run[model].predictions, BOOTSTRAP_METRIC[metric],
-                                      n_resamples=n_resamples, seed=seed)
+        comparison = task.paired_bootstrap(best_predictions, median_run[model].predictions,
+                                           task.bootstrap_metric(metric), n_resamples=n_resamples, seed=seed)
         table.at[index, "p_vs_best"] = comparison.p_value
         table.at[index, "significant_vs_best"] = comparison.p_value < SIGNIFICANCE_LEVEL
     return table
@@ -231,25 +230,24 @@ class _Style:
     less: str
 
 
+# Every task's metric labels; LaTeX writes a few of them its own way.
+LABELS = {name: label for task in TASKS.values() for name, label in task.labels.items()}
 MARKDOWN = _Style(LABELS, " †", "Δ ", "–", "<")
 LATEX = _Style({**LABELS, "spearman": r"Spearman's $\rho$"}, r"$^\dagger$", r"$\Delta$ ", "--", "$<$")
 
 
-def _decimals(task: str) -> int:
-    return 1 if task == "sentiment" else 4
-
-
-def formatted_table(table: pd.DataFrame, task: str, metric: str, style: _Style = MARKDOWN) -> pd.DataFrame:
+def formatted_table(table: pd.DataFrame, task: Task | str, metric: str, style: _Style = MARKDOWN) -> pd.DataFrame:
     """Strings as the papers print them: "mean (std)" per metric, † where significantly below the best,
     then the paper's value and the difference to it."""
-    decimals = _decimals(task)
+    task = _task(task)
+    decimals = task.decimals
 
     def cell(mean: float, std: float = np.nan) -> str:
         if pd.isna(mean):
             return style.dash
         return f"{mean:.{decimals}f}" if pd.isna(std) else f"{mean:.{decimals}f} ({std:.{decimals}f})"
 
-    shown = [m for m in METRICS[task] if table[f"{m}_mean"].notna().any()]
+    shown = [m for m in task.metrics if table[f"{m}_mean"].notna().any()]
     out = pd.DataFrame({"Model": table["model"], "Seeds": table["n_seeds"].astype(str)})
     for name in shown:
         cells = [cell(m, s) for m, s in zip(table[f"{name}_mean"], table[f"{name}_std"])]
@@ -265,10 +263,10 @@ def formatted_table(table: pd.DataFrame, task: str, metric: str, style: _Style =
     return out
 
 
-def caption(table: pd.DataFrame, task: str, metric: str, name: str, n_resamples: int, style: _Style = MARKDOWN,
+def caption(table: pd.DataFrame, task: Task, metric: str, name: str, n_resamples: int, style: _Style = MARKDOWN,
             settings: str = "") -> str:
     text = f"{name}: test set, mean (std) over seeds"
-    text += "; accuracy in percent." if task == "sentiment" else "."
+    text += "; accuracy in percent." if task.percent else "."
     if table["p_vs_best"].notna().any():
         text += (f" Best model in bold; {style.dagger.strip()} significantly below it on "
                  f"{style.labels[metric]} (paired bootstrap over test examples, median-seed runs, "
@@ -279,18 +277,21 @@ def caption(table: pd.DataFrame, task: str, metric: str, name: str, n_resamples:
     return text + (f" {settings}" if settings else "")
 
 
-def write_tables(table: pd.DataFrame, task: str, metric: str, name: str, stem: str | os.PathLike,
-                 n_resamples: int, settings: str = "") -> list[Path]:
-    """``stem``.csv (the numbers), .md and .tex (formatted, with a caption); returns the paths."""
+def write_tables(table: pd.DataFrame, task: Task | str, metric: str, name: str, stem: str | os.PathLike,
+                 n_resamples: int, settings: str = "", notes: str = "") -> list[Path]:
+    """``stem``.csv (the numbers), .md and .tex (formatted, with a caption; ``notes``: Markdown put
+    under the .md's caption); returns the paths."""
+    task = _task(task)
     stem = Path(stem)
     paths = [stem.with_suffix(suffix) for suffix in (".csv", ".md", ".tex")]
-    best = best_row(table, metric)
+    best = best_row(table, metric, task)
     with atomic_write(paths[0]) as handle:
         table.to_csv(handle, index=False, float_format="%.10g")
     markdown = formatted_table(table, task, metric, MARKDOWN)
     markdown.at[best, "Model"] = f"**{markdown.at[best, 'Model']}**"
     with atomic_write(paths[1]) as handle:
-        handle.write(markdown.to_markdown(index=False, disable_numparse=True) + f"\n\n{caption(table, task, metric, name, n_resamples, settings=settings)}\n")
+        handle.write(markdown.to_markdown(index=False, disable_numparse=True) + f"\n\n{caption(table, task, metric, name, n_resamples, settings=settings)}\n"
+                     + (f"\n{notes}\n" if notes else ""))
     latex = (formatted_table(table, task, metric, LATEX).style.hide(axis="index")
              .format(escape="latex", subset=["Model"])
              .apply(lambda column: ["font-weight: bold" if i == best else "" for i in column.index], subset=["Model"]))
@@ -318,7 +319,7 @@ def runs_table(runs: Sequence[Run], metric: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_runs_table(runs: Sequence[Run], task: str, metric: str, name: str, stem: str | os.PathLike) -> list[Path]:
+def write_runs_table(runs: Sequence[Run], task: Task | str, metric: str, name: str, stem: str | os.PathLike) -> list[Path]:
     """``stem``.csv and .md of :func:`runs_table`; returns the paths."""
     table = runs_table(runs, metric)
     paths = [Path(stem).with_suffix(suffix) for suffix in (".csv", ".md")]
@@ -327,7 +328,7 @@ def write_runs_table(runs: Sequence[Run], task: str, metric: str, name: str, ste
     shown = table.rename(columns={"model": "Model", "run_dir": "Run", "epochs": "Epochs", "best_epoch": "Best epoch",
                                   "train_seconds": "Training (s)", "sentences_per_s": "Sentences/s",
                                   metric: f"Test {LABELS[metric]}"})
-    decimals = _decimals(task)
+    decimals = _task(task).decimals
     with atomic_write(paths[1]) as handle:
         handle.write(shown.to_markdown(index=False, floatfmt=("", "", ".0f", ".0f", ".0f", ".0f", f".{decimals}f"))
                      + f"\n\n{name}: every run. Training: the epochs' training passes (without dev scoring and"
@@ -336,17 +337,8 @@ def write_runs_table(runs: Sequence[Run], task: str, metric: str, name: str, ste
 
 
 # --------------------------------------------------------------------------- plots
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display (cluster nodes, CI)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_learning_curves(runs: Sequence[Run], metric: str, path: str | os.PathLike) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     figure, (loss_axis, dev_axis) = plt.subplots(1, 2, figsize=(11, 4))
@@ -362,14 +354,14 @@ def plot_learning_curves(runs: Sequence[Run], metric: str, path: str | os.PathLi
     for axis in (loss_axis, dev_axis):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     dev_axis.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    _save(figure, path)
+    save_figure(figure, path)
 
 
-def plot_predictions(runs: Sequence[Run], task: str, metric: str, path: str | os.PathLike) -> None:
-    """Relatedness: predicted vs gold per model; sentiment: confusion matrix of the root labels per model
-    (fine-grained, or binary for ``metric`` binary_root)."""
-    plt = _pyplot()
-    from sklearn.metrics import ConfusionMatrixDisplay
+def plot_predictions(runs: Sequence[Run], task: Task | str, metric: str, path: str | os.PathLike) -> None:
+    """Each model's median-seed test predictions as its task draws them (:meth:`Task.plot_predictions`:
+    predicted vs gold for relatedness, a confusion matrix for the classification tasks)."""
+    task = _task(task)
+    plt = pyplot()
 
     models = list(dict.fromkeys(run.model for run in runs))
     columns = min(4, len(models))
@@ -378,30 +370,16 @@ def plot_predictions(runs: Sequence[Run], task: str, metric: str, path: str | os
     for axis, model in zip(axes.flat, models):
         run = representative([r for r in runs if r.model == model], metric)
         table = read_predictions(run.predictions)
-        if task == "relatedness":
-            axis.scatter(table["gold"], table["predicted"], s=4, alpha=0.4)
-            low, high = table["gold"].min(), table["gold"].max()
-            axis.plot([low, high], [low, high], color="grey", linewidth=0.8)
-            axis.set(xlabel="gold", ylabel="predicted")
-        elif metric == "binary_root":
-            gold = binary_gold(table["gold"])
-            polar = gold != NOT_BINARY
-            ConfusionMatrixDisplay.from_predictions(
-                gold[polar], table["predicted_binary"][polar].astype(int), labels=[0, 1],
-                display_labels=["negative", "positive"], normalize="true", values_format=".2f", colorbar=False, ax=axis)
-        else:
-            ConfusionMatrixDisplay.from_predictions(
-                table["gold"].astype(int), table["predicted"].astype(int), labels=range(5),
-                normalize="true", values_format=".2f", colorbar=False, ax=axis)
-        axis.set_title(f"{model} ({LABELS[metric]} {run.metrics.get(metric, np.nan):.{_decimals(task)}f})",
+        task.plot_predictions(axis, table, metric)
+        axis.set_title(f"{model} ({LABELS[metric]} {run.metrics.get(metric, np.nan):.{task.decimals}f})",
                        fontsize="small")
     for axis in list(axes.flat)[len(models):]:
         axis.axis("off")
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def plot_bars(table: pd.DataFrame, metric: str, path: str | os.PathLike) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(max(4.0, 0.9 * len(table) + 1.5), 4))
     positions = np.arange(len(table))
     axis.bar(positions, table[f"{metric}_mean"], yerr=table[f"{metric}_std"].fillna(0.0), capsize=4,
@@ -413,14 +391,7 @@ def plot_bars(table: pd.DataFrame, metric: str, path: str | os.PathLike) -> None
     low = np.nanmin(np.concatenate([table[f"{metric}_mean"], table.get(f"paper_{metric}", pd.Series(dtype=float))]))
     axis.set_ylim(bottom=max(0.0, low - 0.1 * abs(low)) if np.isfinite(low) else 0.0)
     axis.legend(fontsize="small", loc="lower left", bbox_to_anchor=(0.0, 1.08), ncol=2, frameon=False)
-    _save(figure, path)
-
-
-def _save(figure, path) -> None:
-    figure.tight_layout()
-    with atomic_write(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=120)
-    _pyplot().close(figure)
+    save_figure(figure, path)
 
 
 # --------------------------------------------------------------------------- everything for one dataset
@@ -434,17 +405,21 @@ def output_paths(out_dir: str | os.PathLike, name: str) -> dict[str, Path]:
     return paths
 
 
-def write_report(task: str, name: str, runs: Sequence[tuple[str, str | os.PathLike]], out_dir: str | os.PathLike,
+def write_report(task: Task | str, name: str, runs: Sequence[tuple[str, str | os.PathLike]], out_dir: str | os.PathLike,
                  papers: Mapping[str, str] | None = None, n_resamples: int = 10_000, seed: int = 0) -> dict[str, Path]:
     """Tables and plots of dataset ``name`` from ``runs`` = (model, run directory) pairs."""
     if not runs:
         raise InputError(f"{name}: no runs to report")
+    task = _task(task)
     loaded = [load_run(model, run_dir, task) for model, run_dir in runs]
     table = summary_table(loaded, task, papers)
     metric = main_metric(table, task)
-    table = add_significance(table, loaded, metric, n_resamples, seed)
+    table = add_significance(table, loaded, metric, task, n_resamples, seed)
     paths = output_paths(out_dir, name)
-    write_tables(table, task, metric, name, paths["table_csv"].with_suffix(""), n_resamples, settings_sentence(loaded))
+    median_runs = [(model, representative([r for r in loaded if r.model == model], metric).predictions)
+                   for model in table["model"]]
+    write_tables(table, task, metric, name, paths["table_csv"].with_suffix(""), n_resamples, settings_sentence(loaded),
+                 task.report_notes(median_runs))
     write_runs_table(loaded, task, metric, name, paths["runs_csv"].with_suffix(""))
     plot_learning_curves(loaded, metric, paths["learning_curves"])
     plot_predictions(loaded, task, metric, paths["predictions"])

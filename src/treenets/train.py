@@ -19,6 +19,9 @@ of an uninterrupted run: batches are shuffled by a generator seeded from (seed, 
 draws from torch's global generator whose state is checkpointed, and deterministic algorithms are
 required on the CPU. Loading uses ``torch.load(weights_only=True)``.
 
+What depends on the task (targets, head, loss, dev metrics) is the config's task's
+(:mod:`treenets.tasks`); loading checkpoints and predicting is :mod:`treenets.inference`'s.
+
 Neither nltk, conllu nor stanza is imported on the way (a GPU machine without them trains SICK
 from its TSV files and GloVe text files); only SST's PTB brackets need nltk, when they are read.
 """
@@ -45,21 +48,14 @@ import torch
 from tqdm import tqdm
 
 import treenets
-from treenets.batching import SequenceBatch, TreeBatch
-from treenets.config import Config, dump_config, load_config, to_dict
-from treenets.datasets import Dataset, Example, check_dev_scores, load_dataset, tokens_of
+from treenets.config import SPLITS, Config, dump_config, load_config, to_dict
+from treenets.datasets import Dataset
 from treenets.embeddings import Vocab, embedding_matrix
 from treenets.errors import InputError
-from treenets.evaluate import binary_gold, relatedness_metrics, sentiment_metrics
 from treenets.files import atomic_write, sha256_file
-
-RESOLVED_CONFIG = "config.resolved.yaml"
-VERSIONS = "versions.json"
-EPOCHS = "epochs.jsonl"
-CHECKPOINT_LAST = "checkpoint-last.pt"
-CHECKPOINT_BEST = "best.pt"
-VOCAB = "vocab.txt"
-DONE = "training.json"  # test metrics go to metrics.json (treenets.evaluate)
+from treenets.inference import (CHECKPOINT_BEST, CHECKPOINT_LAST, DONE, EPOCHS, RESOLVED_CONFIG, VERSIONS, VOCAB,
+                                Architecture, build, load_checkpoint, make_loader, predict, resolve_device)
+from treenets.tasks import Collate, Task, task_for
 
 
 class DivergedError(InputError):
@@ -67,14 +63,6 @@ class DivergedError(InputError):
 
 
 # --------------------------------------------------------------------------- setup
-def resolve_device(choice: str) -> torch.device:
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise InputError("training.device: cuda was asked for but torch sees no CUDA device")
-    return torch.device(choice)
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -151,95 +139,7 @@ def claim_run_dir(config: Config, run_dir: Path) -> None:
     dump_config(config, path)
 
 
-# --------------------------------------------------------------------------- batches
-@dataclass(frozen=True)
-class Batch:
-    ids: list[str]
-    inputs: tuple  # one TreeBatch / SequenceBatch per sentence position (two for pairs)
-    scores: torch.Tensor | None  # relatedness targets [B]; sentiment labels ride in the inputs
-    gold: np.ndarray  # per example: the score or the 5-class sentence label
-    node_gold: np.ndarray | None  # tree sentiment: every node's 5-class label, in batch order
-
-    @property
-    def size(self) -> int:
-        return len(self.ids)
-
-    def to(self, device) -> "Batch":
-        scores = None if self.scores is None else self.scores.to(device)
-        return dataclasses.replace(self, inputs=tuple(x.to(device) for x in self.inputs), scores=scores)
-
-
-class Collate:
-    """Turns examples into a :class:`Batch` (a class, so DataLoader workers can pickle it)."""
-
-    def __init__(self, vocab: Vocab, binary: bool):
-        self.vocab = vocab
-        self.binary = binary  # a two-class sentiment model: labels through binary_gold
-
-    def labels(self, fine: np.ndarray) -> np.ndarray:
-        return binary_gold(fine) if self.binary else fine
-
-    def __call__(self, examples: Sequence[Example]) -> Batch:
-        ids = [example.id for example in examples]
-        if isinstance(examples[0].target, float):  # relatedness: a pair of sentences and a score
-            gold = np.array([example.target for example in examples])
-            inputs = tuple(self.sentences([example.inputs[side] for example in examples]) for side in (0, 1))
-            return Batch(ids, inputs, torch.from_numpy(gold.astype(np.float32)), gold, None)
-        sentences = [example.inputs[0] for example in examples]
-        if isinstance(examples[0].target, tuple):  # a tree labelled at every node
-            node_gold = np.concatenate([example.target for example in examples]).astype(np.int64)
-            batch = self.sentences(sentences)
-            batch = dataclasses.replace(batch, labels=torch.from_numpy(self.labels(node_gold)))
-            return Batch(ids, (batch,), None, node_gold[batch.roots.numpy()], node_gold)
-        gold = np.array([example.target for example in examples], dtype=np.int64)
-        return Batch(ids, (self.sentences(sentences, self.labels(gold)),), None, gold, None)
-
-    def sentences(self, sentences: Sequence, labels: np.ndarray | None = None):
-        token_ids = [self.vocab.encode(tokens_of(sentence)) for sentence in sentences]
-        if isinstance(sentences[0], tuple):
-            return SequenceBatch.from_token_ids(token_ids, labels)
-        return TreeBatch.from_trees(sentences, token_ids)
-
-
-def make_loader(examples: list[Example], collate: Collate, config: Config, shuffle_seed: int | None):
-    """Batches in file order, or shuffled by a generator seeded with ``shuffle_seed``.
-
-    The loader always gets its own generator, so iterating it never draws from torch's global one
-    (which dropout uses and checkpoints save).
-    """
-    return torch.utils.data.DataLoader(
-        examples, batch_size=config.training.batch_size, shuffle=shuffle_seed is not None,
-        generator=torch.Generator().manual_seed(shuffle_seed or 0), collate_fn=collate,
-        num_workers=config.training.workers,
-    )
-
-
 # --------------------------------------------------------------------------- model and optimizer
-@dataclass(frozen=True)
-class Architecture:
-    """What a model is built from besides the config and the embeddings (kept in checkpoints)."""
-
-    num_classes: int | None  # sentiment
-    score_range: tuple[int, int] | None  # relatedness
-    max_length: int  # longest training sentence: IndRNN's recurrent weight bound uses it
-    embedding_dim: int
-
-    @classmethod
-    def of(cls, dataset: Dataset, embeddings: np.ndarray) -> "Architecture":
-        longest = max(len(tokens_of(s)) for example in dataset.splits["train"] for s in example.inputs)
-        return cls(dataset.num_classes, dataset.score_range, longest, embeddings.shape[1])
-
-
-def build(config: Config, architecture: Architecture, embeddings: np.ndarray):
-    from treenets.models import build_model
-
-    return build_model(
-        config.model, config.task, embeddings, freeze_embeddings=config.embeddings.frozen,
-        num_classes=architecture.num_classes, score_range=architecture.score_range,
-        max_length=architecture.max_length,
-    )
-
-
 def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
     """The optimizer over ``model.parameter_groups``, with L2 ``optimizer.l2`` on every group but the
     embeddings (``embeddings.l2``, 0 by default); with ``optimizer.l2_head`` set, the output layer is a
@@ -338,14 +238,8 @@ class TrainingState:
     history: list[dict] = field(default_factory=list)  # the epochs.jsonl records
 
 
-def batch_loss(model, batch: Batch) -> torch.Tensor:
-    """The loss of a batch, averaged over its examples (a tree's loss sums over its nodes)."""
-    if batch.scores is not None:
-        return model.loss(model(*batch.inputs), batch.scores)
-    return model.loss(model(*batch.inputs), batch.inputs[0])
-
-
-def run_epoch(model, optimizer, loader, config: Config, epoch: int, device) -> tuple[float, float, int]:
+def run_epoch(task: Task, model, optimizer, loader, config: Config, epoch: int,
+              device) -> tuple[float, float, int]:
     """Train one epoch; returns (mean loss per example, seconds, sentences).
 
     A batch's loss and gradient norm are read back one batch late, while the device works on the
@@ -369,7 +263,7 @@ def run_epoch(model, optimizer, loader, config: Config, epoch: int, device) -> t
     for number, batch in enumerate(progress, 1):
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
-        loss = batch_loss(model, batch)
+        loss = task.loss(model, batch)
         loss.backward()
         norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
         if config.optimizer.clip_norm is not None:
@@ -389,59 +283,10 @@ def run_epoch(model, optimizer, loader, config: Config, epoch: int, device) -> t
     return total_loss / examples, time.perf_counter() - start, sentences
 
 
-# --------------------------------------------------------------------------- predictions
-@dataclass
-class Predictions:
-    """Model outputs over a list of examples, in their order."""
-
-    ids: list[str]
-    gold: np.ndarray  # scores | sentence labels (5-class)
-    predicted: np.ndarray  # expected scores | class probabilities [B, C]
-    node_gold: np.ndarray | None = None  # tree sentiment: every node's label
-    node_predicted: np.ndarray | None = None  # and its class probabilities [N, C]
-
-
-@torch.no_grad()
-def predict(model, examples: list[Example], collate: Collate, config: Config, device) -> Predictions:
-    model.eval()
-    ids, gold, predicted, node_gold, node_predicted = [], [], [], [], []
-    for batch in make_loader(examples, collate, config, shuffle_seed=None):
-        batch = batch.to(device)
-        outputs = model(*batch.inputs)
-        ids += batch.ids
-        gold.append(batch.gold)
-        if config.task == "relatedness":
-            predicted.append(model.predict(outputs).cpu().numpy())
-            continue
-        probabilities = torch.softmax(outputs.float(), dim=-1)
-        if batch.node_gold is not None:  # one output per node
-            node_gold.append(batch.node_gold)
-            node_predicted.append(probabilities.cpu().numpy())
-            probabilities = probabilities[batch.inputs[0].roots]
-        predicted.append(probabilities.cpu().numpy())
-    join = np.concatenate
-    return Predictions(ids, join(gold), join(predicted),
-                       join(node_gold) if node_gold else None, join(node_predicted) if node_predicted else None)
-
-
-def dev_metrics(config: Config, predictions: Predictions) -> dict[str, float]:
-    """Relatedness metrics, or sentiment accuracies at the root (and over all phrases for trees)."""
-    if config.task == "relatedness":
-        return relatedness_metrics(predictions.gold, predictions.predicted)
-    return sentiment_metrics(predictions.gold, predictions.predicted, predictions.node_gold, predictions.node_predicted)
-
-
 # --------------------------------------------------------------------------- checkpoints
 def save_checkpoint(path: Path, payload: dict) -> None:
     with atomic_write(path, "wb") as handle:
         torch.save(payload, handle)
-
-
-def load_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as err:
-        raise InputError(f"cannot load checkpoint: {err}", path) from None
 
 
 def rng_states() -> dict:
@@ -471,8 +316,9 @@ def train(config: Config, run_dir: str | os.PathLike, require_clean_tree: bool =
         claim_run_dir(config, run_dir)
         if (run_dir / DONE).exists():
             return json.loads((run_dir / DONE).read_text())
-    dataset = load_dataset(config)  # bad input fails here, before the run directory is made
-    check_dev_scores(config, dataset)
+    task = task_for(config.task)
+    dataset = task.load_dataset(config, SPLITS)  # bad input fails here, before the run directory is made
+    task.check_dataset(config, dataset)
     run_dir.mkdir(parents=True, exist_ok=True)
     claim_run_dir(config, run_dir)
     device = resolve_device(config.training.device)
@@ -482,6 +328,7 @@ def train(config: Config, run_dir: str | os.PathLike, require_clean_tree: bool =
 
 def _train(config: Config, dataset: Dataset, run_dir: Path, device: torch.device, require_clean_tree: bool) -> dict:
     seed_everything(config.training.seed)
+    task = task_for(config.task)
     vocab = Vocab.build(dataset.sentences())
     vocab.save(run_dir / VOCAB)
     embeddings = embedding_matrix(vocab, config.embeddings.source, config.training.seed, config.embeddings.cache_dir)
@@ -498,8 +345,8 @@ def _train(config: Config, dataset: Dataset, run_dir: Path, device: torch.device
         restore_rng_states(checkpoint["rng"])
         state = TrainingState(**checkpoint["state"])
         print(f"resuming {run_dir} after epoch {state.epoch}", file=sys.stderr)
-    collate = Collate(vocab, binary=config.task == "sentiment" and config.sentiment.classes == 2)
-    key = config.early_stopping_metric
+    collate = Collate(task, config, vocab)
+    key = task.early_stopping_metric(config)
     patience = config.training.patience
     for epoch in range(state.epoch + 1, config.training.epochs + 1):
         if patience is not None and state.epoch - state.best_epoch >= patience:
@@ -508,13 +355,13 @@ def _train(config: Config, dataset: Dataset, run_dir: Path, device: torch.device
         shuffle_seed = config.training.seed * 100_003 + epoch
         loader = make_loader(dataset.splits["train"], collate, config, shuffle_seed)
         reset_adagrad(config, optimizer, epoch)
-        loss, seconds, sentences = run_epoch(model, optimizer, loader, config, epoch, device)
-        dev = dev_metrics(config, predict(model, dataset.splits["dev"], collate, config, device))
+        loss, seconds, sentences = run_epoch(task, model, optimizer, loader, config, epoch, device)
+        dev = task.scores(predict(task, model, dataset.splits["dev"], collate, config, device))
         improved = dev[key] > state.best_metric
         if improved:
             state.best_metric, state.best_epoch = dev[key], epoch
             save_checkpoint(run_dir / CHECKPOINT_BEST, {"model": model.state_dict(), "epoch": epoch, "dev": dev,
-                                                        "architecture": dataclasses.asdict(architecture)})
+                                                        "architecture": architecture.as_dict()})
         state.epoch = epoch
         state.history.append({"epoch": epoch, "train_loss": loss, "dev": dev, "seconds": seconds,
                               "sentences_per_s": sentences / seconds})
@@ -532,19 +379,3 @@ def _train(config: Config, dataset: Dataset, run_dir: Path, device: torch.device
     with atomic_write(run_dir / DONE) as handle:
         json.dump(summary, handle, indent=2)
     return summary
-
-
-def load_best(run_dir: str | os.PathLike):
-    """The config, vocabulary, best model (on the config's device) and that device, of a complete run."""
-    run_dir = Path(run_dir)
-    if not (run_dir / DONE).exists():
-        raise InputError(f"not a complete training run (no {DONE}); run treenets train first", run_dir)
-    config = load_config(run_dir / RESOLVED_CONFIG)
-    device = resolve_device(config.training.device)
-    vocab = Vocab.load(run_dir / VOCAB)
-    checkpoint = load_checkpoint(run_dir / CHECKPOINT_BEST)
-    architecture = Architecture(**checkpoint["architecture"])
-    # The weights come from the checkpoint; the matrix only gives the embedding layer its shape.
-    model = build(config, architecture, np.zeros((len(vocab), architecture.embedding_dim), dtype=np.float32))
-    model.load_state_dict(checkpoint["model"])
-    return config, vocab, model.to(device), device

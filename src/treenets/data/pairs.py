@@ -26,6 +26,7 @@ class Pair:
     a: str
     b: str
     score: float
+    label: str | None = None  # a class label, when the spec names a label column (SICK's entailment)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class PairDatasetSpec:
     score: Column
     score_range: tuple[float, float]  # [lo, hi], both inclusive
     id: Column | None = None  # None: the row's number in its file (1 = first data row)
+    label: Column | None = None  # a class label per pair (SICK's entailment_judgment); None: not read
     delimiter: str = "\t"
     header: bool = True
     quoting: bool = False  # CSV quote processing; off, a '"' is part of the text (SICK has some)
@@ -51,7 +53,7 @@ class PairDatasetSpec:
             raise InputError(f"delimiter: must be one character, got {self.delimiter!r}")
         if len(self.score_range) != 2 or not self.score_range[0] < self.score_range[1]:
             raise InputError(f"score_range: must be [lo, hi] with lo < hi, got {list(self.score_range)}")
-        for key in ("sentence_a", "sentence_b", "score", "id", "split_column"):
+        for key in ("sentence_a", "sentence_b", "score", "id", "label", "split_column"):
             column = getattr(self, key)
             if isinstance(column, str) and not self.header:
                 raise InputError(f"{key}: column {column!r} is a name, but header is false (use a 0-based index)")
@@ -89,6 +91,7 @@ def read_pairs(spec: PairDatasetSpec, split: str, root: str | os.PathLike | None
 
     a_col, b_col = index_of(spec.sentence_a, "sentence A"), index_of(spec.sentence_b, "sentence B")
     score_col, id_col = index_of(spec.score, "the score"), index_of(spec.id, "the id")
+    label_col = index_of(spec.label, "the label")
     split_col = index_of(spec.split_column, "the split")
     wanted_split = (spec.split_values or {}).get(split, split)
     lo, hi = spec.score_range
@@ -124,7 +127,12 @@ def read_pairs(spec: PairDatasetSpec, split: str, root: str | os.PathLike | None
             if pair_id in first_line_of:
                 raise InputError(f"pair id {pair_id!r} repeats the one on line {first_line_of[pair_id]}", path, line)
             first_line_of[pair_id] = line
-            pairs.append(Pair(pair_id, a, b, score))
+            label = None
+            if label_col is not None:
+                label = field(row, label_col, "the label").strip()
+                if not label:
+                    raise InputError("the label is empty", path, line)
+            pairs.append(Pair(pair_id, a, b, score, label))
     except csv.Error as err:
         raise InputError(f"malformed row: {err}", path, rows.line_num) from None
     return pairs

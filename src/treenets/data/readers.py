@@ -13,6 +13,8 @@ SST_LABELS = range(5)  # very negative .. very positive
 # SICK's columns: the SemEval-2014 split files have the first five, the full SICK.txt all of them.
 _SICK_COLUMNS = dict(sentence_a="sentence_A", sentence_b="sentence_B", score="relatedness_score",
                      id="pair_ID", score_range=(1.0, 5.0))
+# The entailment label's column: SICK.txt calls it entailment_label, the SemEval split files entailment_judgment.
+SICK_LABEL_COLUMNS = {"full": "entailment_label", "semeval": "entailment_judgment"}
 # SICK.txt's SemEval_set value for each of our split names.
 SICK_SEMEVAL_SETS = {"train": "TRAIN", "dev": "TRIAL", "test": "TEST"}
 
@@ -63,11 +65,13 @@ def _describe(tree: Tree, node: int, width: int = 40) -> str:
     return f"the phrase {(text if len(text) <= width else text[: width - 3] + '...')!r}"
 
 
-def read_sick(path: str | os.PathLike, split: str | None = None) -> list[Pair]:
+def read_sick(path: str | os.PathLike, split: str | None = None, labels: bool = False) -> list[Pair]:
     """SICK pairs from a SemEval-2014 split file, or from the full SICK.txt.
 
     ``split`` (train/dev/test) selects the rows of SICK.txt whose SemEval_set is TRAIN/TRIAL/TEST;
     without it every row is read. A split file has no SemEval_set column: pass no ``split``.
+    ``labels``: also read each pair's entailment label (ENTAILMENT / NEUTRAL / CONTRADICTION) into
+    ``Pair.label``.
     """
     if split is not None and split not in SICK_SEMEVAL_SETS:
         raise InputError(f"SICK split must be one of {', '.join(SICK_SEMEVAL_SETS)}, got {split!r}")
@@ -76,9 +80,17 @@ def read_sick(path: str | os.PathLike, split: str | None = None) -> list[Pair]:
         files={name: os.fspath(path)},
         split_column="SemEval_set" if split else None,
         split_values={name: SICK_SEMEVAL_SETS[split]} if split else None,
+        label=_sick_label_column(path) if labels else None,
         **_SICK_COLUMNS,
     )
     return read_pairs(spec, name)
+
+
+def _sick_label_column(path: str | os.PathLike) -> str:
+    """The entailment column this SICK file has (the full release and the split files name it differently)."""
+    header = read_utf8(path).split("\n", 1)[0].rstrip("\r").split("\t")
+    full = SICK_LABEL_COLUMNS["full"]
+    return full if full in header else SICK_LABEL_COLUMNS["semeval"]
 
 
 def read_conllu(path: str | os.PathLike) -> list[Tree]:

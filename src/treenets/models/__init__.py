@@ -1,21 +1,21 @@
-"""Model assembly: token embedding + encoder + task head, built from a :class:`ModelConfig`.
+"""Model assembly: token embedding + encoder + a task's head, built from a :class:`ModelConfig`.
 
-``build_model(config, task, embeddings, ...)`` returns
+``build_model(config, embeddings, head, ...)`` returns a :class:`TaskModel`; ``model(*batches)``
+is its head's ``read(model, *batches)``: per-node or per-sentence logits for sentiment
+(:class:`~treenets.models.heads.SentimentHead`), outputs per sentence pair for the pair heads
+(:class:`~treenets.models.heads.RelatednessHead`, :class:`~treenets.models.heads.PairClassifierHead`).
+Which head, which loss and which predictions belong to a task is :mod:`treenets.tasks`' business; what
+depends on trees vs sequences is :mod:`treenets.models.inputs`'.
 
-* task ``"sentiment"``: a :class:`SentimentModel`; ``model(batch) -> logits`` for every node of
-  every tree (``[N, C]``, batch order) with a tree encoder, for every sentence (``[B, C]``) with a
-  sequence encoder; ``model.loss(logits, batch)``.
-* task ``"relatedness"``: a :class:`RelatednessModel`; ``model(left, right) -> log-probabilities
-  [B, K]`` over the integer scores lo..hi; ``model.loss(log_probs, scores)``,
-  ``model.predict(log_probs) -> expected scores [B]``.
-
-Batches are ``treenets.batching.TreeBatch`` (``word_ids``, ``has_word``, ``labels``, ``roots``) for
-tree encoders and ``SequenceBatch`` (``token_ids``, ``lengths``, ``labels``) for sequence encoders.
-The optimizer takes ``model.parameter_groups(lr, embedding_lr)``; the trainer applies the paper's L2
-to ``model.l2_parameters()`` and calls ``model.constrain_()`` after every optimizer step.
+Batches are ``treenets.batching.TreeBatch`` (``word_ids``, ``has_word``, ``roots``) for tree encoders
+and ``SequenceBatch`` (``token_ids``, ``lengths``) for sequence encoders. The optimizer takes
+``model.parameter_groups(lr, embedding_lr)``; the trainer applies the paper's L2 to
+``model.l2_parameters()`` and calls ``model.constrain_()`` after every optimizer step.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -23,12 +23,10 @@ from torch import Tensor, nn
 
 from treenets.config import ModelConfig
 from treenets.errors import InputError
-from treenets.models.heads import RelatednessHead, SentimentHead
+from treenets.models.inputs import InputKind, input_kind
 from treenets.models.recursive import RNTN, RecNN
 from treenets.models.sequence import IndRNN, RecurrentEncoder, SlicedRNN
 from treenets.models.tree_lstm import ChildSumTreeLSTM, NaryTreeLSTM
-
-TASKS = ("sentiment", "relatedness")
 
 
 class TokenEmbedding(nn.Module):
@@ -50,24 +48,25 @@ class TokenEmbedding(nn.Module):
 
 
 class TaskModel(nn.Module):
-    """What both tasks share: embedding, encoder, optimizer groups, constraints."""
+    """Embedding, encoder and a task's head: ``model(*batches)`` is ``head.read(model, *batches)``
+    (one batch per sentence position: one for sentiment, two for a sentence pair)."""
 
-    def __init__(self, embedding: TokenEmbedding, encoder: nn.Module, is_tree: bool):
+    def __init__(self, embedding: TokenEmbedding, encoder: nn.Module, inputs: InputKind, head: nn.Module):
         super().__init__()
-        self.embedding, self.encoder, self.is_tree = embedding, encoder, is_tree
+        self.embedding, self.encoder, self.inputs = embedding, encoder, inputs
+        self.head = head
+
+    def forward(self, *batches) -> Tensor:
+        return self.head.read(self, *batches)
 
     def encode(self, batch) -> Tensor:
         """Tree encoders: a state per node ``[N, H]`` (phrase nodes get a zero input);
         sequence encoders: a vector per sentence ``[B, H]``."""
-        if self.is_tree:
-            vectors = self.embedding(batch.word_ids)
-            return self.encoder(batch, vectors * batch.has_word.unsqueeze(-1).to(vectors.dtype))
-        return self.encoder(self.embedding(batch.token_ids), batch.lengths)
+        return self.inputs.encode(self.embedding, self.encoder, batch)
 
     def sentence_vectors(self, batch) -> Tensor:
         """``[B, H]``: the root states of trees, the encoder's output for sequences."""
-        states = self.encode(batch)
-        return states[batch.roots] if self.is_tree else states
+        return self.inputs.sentence_vectors(self.encode(batch), batch)
 
     def l2_parameters(self) -> list[nn.Parameter]:
         """Every trained parameter but the embeddings (Tai et al. regularise those separately: not at all)."""
@@ -85,38 +84,6 @@ class TaskModel(nn.Module):
         constrain = getattr(self.encoder, "constrain_", None)
         if constrain is not None:
             constrain()
-
-
-class SentimentModel(TaskModel):
-    def __init__(self, embedding: TokenEmbedding, encoder: nn.Module, is_tree: bool, num_classes: int, dropout: float):
-        super().__init__(embedding, encoder, is_tree)
-        self.head = SentimentHead(encoder.hidden_size, num_classes, dropout)
-
-    def forward(self, batch) -> Tensor:
-        """Logits ``[N, C]`` for every tree node, or ``[B, C]`` for every sentence."""
-        return self.head(self.encode(batch))
-
-    def loss(self, logits: Tensor, batch) -> Tensor:
-        """Cross-entropy summed over labelled nodes (or sentences), averaged over the sentences."""
-        sentences = batch.num_trees if self.is_tree else batch.num_sequences
-        return self.head.loss(logits, batch.labels, sentences)
-
-
-class RelatednessModel(TaskModel):
-    def __init__(self, embedding: TokenEmbedding, encoder: nn.Module, is_tree: bool,
-                 score_range: tuple[int, int], head_hidden: int, dropout: float):
-        super().__init__(embedding, encoder, is_tree)
-        self.head = RelatednessHead(encoder.hidden_size, head_hidden, score_range, dropout)
-
-    def forward(self, left, right) -> Tensor:
-        """Log-probabilities ``[B, K]`` of the scores lo..hi for the pairs (left[b], right[b])."""
-        return self.head(self.sentence_vectors(left), self.sentence_vectors(right))
-
-    def loss(self, log_probs: Tensor, scores: Tensor) -> Tensor:
-        return self.head.loss(log_probs, scores)
-
-    def predict(self, log_probs: Tensor) -> Tensor:
-        return self.head.predict(log_probs)
 
 
 def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = None) -> nn.Module:
@@ -143,15 +110,10 @@ def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = 
     return SlicedRNN(input_dim, hidden, c.slices, c.levels, c.cell, c.layers, c.bidirectional, c.activation)
 
 
-def build_model(config: ModelConfig, task: str, embeddings: np.ndarray | Tensor, *, freeze_embeddings: bool,
-                num_classes: int | None = None, score_range: tuple[int, int] | None = None,
-                max_length: int | None = None) -> SentimentModel | RelatednessModel:
-    """A model for ``task`` ("sentiment" needs ``num_classes``, "relatedness" ``score_range``)
-    over the embedding matrix ``embeddings`` ``[V, D]`` (row 0: padding)."""
-    if task not in TASKS:
-        raise InputError(f"task: {task!r} is not one of {', '.join(TASKS)}")
+def build_model(config: ModelConfig, embeddings: np.ndarray | Tensor, head: Callable[[int], nn.Module], *,
+                freeze_embeddings: bool, max_length: int | None = None) -> TaskModel:
+    """The encoder ``config`` names over the embedding matrix ``embeddings`` ``[V, D]`` (row 0: padding),
+    with the head ``head(encoder.hidden_size)`` (a task's: :mod:`treenets.models.heads`)."""
     embedding = TokenEmbedding(embeddings, freeze_embeddings)
     encoder = build_encoder(config, embedding.dim, max_length)
-    if task == "sentiment":
-        return SentimentModel(embedding, encoder, config.is_tree, num_classes, config.dropout)
-    return RelatednessModel(embedding, encoder, config.is_tree, score_range, config.head_hidden, config.dropout)
+    return TaskModel(embedding, encoder, input_kind(config.is_tree), head(encoder.hidden_size))

@@ -1,4 +1,9 @@
-"""Task heads: Tai et al.'s relatedness head (KL to a sparse score distribution) and a sentiment softmax."""
+"""Task heads: Tai et al.'s pair classifier (relatedness as KL to a sparse score distribution, or plain
+classes such as entailment) and a sentiment softmax over node states or sentence vectors.
+
+Each head's ``read(model, *batches)`` is what :class:`treenets.models.TaskModel` calls: it asks the
+model for the vectors it needs (every node's state, or one vector per sentence of each pair).
+"""
 
 from __future__ import annotations
 
@@ -32,28 +37,48 @@ def expected_score(log_probs: Tensor, lo: int) -> Tensor:
     return log_probs.exp() @ scores
 
 
-class RelatednessHead(nn.Module):
-    """Similarity head of Tai et al. 2015 for scores in an integer range [lo, hi].
+class PairClassifierHead(nn.Module):
+    """Tai et al.'s (2015) pair classifier: log-probabilities of ``classes`` classes for sentence pairs.
 
-    ``RelatednessHead(input_dim, hidden=50, score_range=(1, 5), dropout=0.0)``.
-    ``forward(left[B, input_dim], right[B, input_dim]) -> log-probabilities [B, K]``: h_x = hL * hR,
+    ``PairClassifierHead(input_dim, hidden=50, classes=3, dropout=0.0)``.
+    ``forward(left[B, input_dim], right[B, input_dim]) -> log-probabilities [B, classes]``: h_x = hL * hR,
     h_+ = |hL - hR|, sigmoid(Linear([h_x; h_+])) -> Linear -> log-softmax. ``dropout`` applies to
-    the sentence vectors (0 in Tai et al.'s SICK setting).
+    the sentence vectors (0 in Tai et al.'s SICK setting). ``loss``: mean negative log-likelihood of
+    the class indices.
     """
 
-    def __init__(self, input_dim: int, hidden: int = 50, score_range: tuple[int, int] = (1, 5), dropout: float = 0.0):
+    def __init__(self, input_dim: int, hidden: int = 50, classes: int = 3, dropout: float = 0.0):
         super().__init__()
-        self.lo, self.hi = score_range
-        if self.hi <= self.lo:
-            raise InputError(f"score range [{self.lo}, {self.hi}] needs at least two integer scores")
         self.dropout = nn.Dropout(dropout)
         self.hidden = nn.Linear(2 * input_dim, hidden)
-        self.output = nn.Linear(hidden, self.hi - self.lo + 1)
+        self.output = nn.Linear(hidden, classes)
+
+    def read(self, model, left, right) -> Tensor:
+        return self(model.sentence_vectors(left), model.sentence_vectors(right))
 
     def forward(self, left: Tensor, right: Tensor) -> Tensor:
         left, right = self.dropout(left), self.dropout(right)
         features = torch.cat([left * right, (left - right).abs()], dim=-1)
         return F.log_softmax(self.output(torch.sigmoid(self.hidden(features))), dim=-1)
+
+    @staticmethod
+    def loss(log_probs: Tensor, labels: Tensor) -> Tensor:
+        return F.nll_loss(log_probs, labels)
+
+
+class RelatednessHead(PairClassifierHead):
+    """Similarity head of Tai et al. 2015 for scores in an integer range [lo, hi]: a pair classifier
+    over the K = hi - lo + 1 integer scores, trained towards :func:`sparse_target`.
+
+    ``RelatednessHead(input_dim, hidden=50, score_range=(1, 5), dropout=0.0)``.
+    """
+
+    def __init__(self, input_dim: int, hidden: int = 50, score_range: tuple[int, int] = (1, 5), dropout: float = 0.0):
+        lo, hi = score_range
+        if hi <= lo:
+            raise InputError(f"score range [{lo}, {hi}] needs at least two integer scores")
+        super().__init__(input_dim, hidden, hi - lo + 1, dropout)
+        self.lo, self.hi = lo, hi
 
     def loss(self, log_probs: Tensor, scores: Tensor) -> Tensor:
         """KL(target || predicted), summed over classes and averaged over the batch."""
@@ -75,6 +100,9 @@ class SentimentHead(nn.Module):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(input_dim, num_classes)
+
+    def read(self, model, batch) -> Tensor:
+        return self(model.encode(batch))
 
     def forward(self, states: Tensor) -> Tensor:
         return self.output(self.dropout(states))

@@ -112,7 +112,7 @@ def write_conllu_subset(source: Path, target: Path, limit: int | None, blank: tu
     emptied (``_``); returns how many."""
     import conllu
 
-    from treenets.datasets import spread
+    from treenets.splits import spread
     from treenets.trees import read_utf8
 
     try:
@@ -146,7 +146,7 @@ def write_trees(trees: list, target: Path, limit: int | None = None, labels: set
     """Write ``limit`` evenly spaced trees (all if None) and return them; with ``labels``, only
     trees whose phrase labels are all among them (Stanza refuses a dev tree with a label that
     training never saw)."""
-    from treenets.datasets import spread
+    from treenets.splits import spread
 
     chosen = [trees[i] for i in spread(len(trees), limit)]
     if labels is not None:
@@ -266,7 +266,7 @@ def bootstrap(out: str | os.PathLike, sources: Sources, budget_name: str = "demo
               seed: int = 1, verbose: bool = False, log=print) -> dict:
     """Train the three models into ``out`` (replaced only once everything succeeded); returns the
     metrics that ``out/bootstrap.json`` records."""
-    from treenets.datasets import spread
+    from treenets.splits import spread
     from treenets.parse.stanza_run import build_pipeline, resolve_device
 
     if budget_name not in BUDGETS:

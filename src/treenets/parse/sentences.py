@@ -38,7 +38,7 @@ class SplitSentences:
 def dataset_sentences(config: Config, splits=SPLITS) -> list[SplitSentences]:
     from treenets.data.pairs import read_pairs
     from treenets.data.readers import read_sick, read_sst
-    from treenets.datasets import split_files, spread
+    from treenets.splits import split_files, spread
     from treenets.trees import read_lines
 
     data = config.data

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from treenets.report import _pyplot, _save
+from treenets.plots import pyplot, save_figure
 from treenets.study.config import StudyConfig
 from treenets.study.output import against_length, write_results
 from treenets.study.recurrent import (ADDING_BASELINE_MSE, ADDING_INPUT_DIM, Regressor, adding_problem, build_encoder,
@@ -90,7 +90,7 @@ def markdown(table: pd.DataFrame, text: str) -> str:
 
 
 def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(9, 4.5))
     for index, (model, runs) in enumerate(table.groupby("model", sort=False)):
         for clipped, style in ((True, "-o"), (False, "--s")):
@@ -100,7 +100,7 @@ def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
     axis.axhline(ADDING_BASELINE_MSE, color="gray", linestyle=":", label="predict the mean (1/6)")
     against_length(axis, "test MSE", title)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the lines cross the plot
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def run(config: StudyConfig, out_dir: str | os.PathLike, device: torch.device) -> dict[str, Path]:

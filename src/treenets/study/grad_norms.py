@@ -28,7 +28,7 @@ from treenets.errors import InputError
 from treenets.models.heads import SentimentHead
 from treenets.models.reference import nary_cell
 from treenets.models.tree_lstm import NaryTreeLSTM
-from treenets.report import _pyplot, _save
+from treenets.plots import pyplot, save_figure
 from treenets.study.config import StudyConfig, TreeProbeConfig
 from treenets.study.output import write_results
 from treenets.study.recurrent import (ADDING_INPUT_DIM, Regressor, adding_problem, build_encoder, describe_device,
@@ -185,7 +185,7 @@ def _with_training(rows: list[dict], steps: int, losses: list[Tensor]) -> list[d
 
 def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
     """Log-scale norms: steps of the sequence models (left), depths of the Tree-LSTM (right)."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     panels = [("sequence", "step t (the loss reads h_T)", "||dL/dh_t||, batch mean"),
               ("tree", "depth (0 = the root, where the loss is)", "||dL/dh||, mean over the nodes at that depth")]
@@ -203,7 +203,7 @@ def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
     axes[0].set_title("Recurrent encoders on the adding problem")
     axes[1].set_title("Tree-LSTM on SST (root loss)")
     figure.suptitle(title, fontsize=9)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def run(config: StudyConfig, out_dir: str | os.PathLike, device: torch.device) -> dict[str, Path]:

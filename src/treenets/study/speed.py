@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from treenets.report import _pyplot, _save
+from treenets.plots import pyplot, save_figure
 from treenets.study.config import StudyConfig
 from treenets.study.output import against_length, write_results
 from treenets.study.recurrent import (ADDING_INPUT_DIM, Regressor, adding_problem, build_encoder, describe_device,
@@ -79,13 +79,13 @@ def markdown(table: pd.DataFrame, text: str) -> str:
 
 
 def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for model, line in table.groupby("model", sort=False):
         axis.plot(line["T"], line["steps_per_second"], "-o", label=model)
     against_length(axis, "training steps / second", title)
     axis.legend(fontsize=8)
-    _save(figure, path)
+    save_figure(figure, path)
 
 
 def run(config: StudyConfig, out_dir: str | os.PathLike, device: torch.device) -> dict[str, Path]:
