@@ -360,3 +360,13 @@ def test_non_utf8_pair_file_and_missing_header_column(tmp_path, fixtures_dir):
     assert ":1: " in str(caught.value)
     with pytest.raises(InputError, match="cannot read"):
         read_pairs(sts_spec(fixtures_dir, files={"test": str(tmp_path / "absent.tsv")}), "test")
+
+
+def test_sick_entailment_labels_from_both_file_layouts(data_mirror):
+    """SICK.txt names the column entailment_label, the SemEval files entailment_judgment: same labels."""
+    full = {p.id: p.label for p in read_sick(data_mirror / "sick" / "SICK.txt", "dev", labels=True)}
+    trial = read_sick(data_mirror / "sick" / "semeval2014" / "SICK_trial.txt", labels=True)
+    assert {p.id: p.label for p in trial if p.id in full} == full and len(full) == 495
+    assert {p.label for p in trial} == {"ENTAILMENT", "NEUTRAL", "CONTRADICTION"}
+    assert (trial[0].id, trial[0].label) == ("4", "CONTRADICTION")
+    assert read_sick(data_mirror / "sick" / "semeval2014" / "SICK_trial.txt")[0].label is None  # not asked for

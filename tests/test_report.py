@@ -219,3 +219,32 @@ def test_two_class_models_are_ranked_by_binary_root_accuracy(tmp_path):
     markdown = paths["table_md"].read_text()
     assert "**good**" in markdown and "70.0 †" in markdown and "Fine-grained" not in markdown
     assert imread(paths["predictions"]).shape[0] > 200
+
+
+def test_entailment_table_accuracy_macro_f1_and_confusion(tmp_path):
+    """Entailment: accuracy ranks the models, both metrics in percent, each model's confusion matrix."""
+    from treenets.evaluate import classification_metrics
+    from treenets.tasks import task_for
+
+    task = task_for("entailment")
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 3, size=300)
+    runs = []
+    for model, right in (("treelstm", 0.85), ("lstm", 0.6)):
+        predicted = np.where(rng.random(300) < right, gold, (gold + 1) % 3)
+        metrics = classification_metrics(gold, predicted, 3)
+        runs.append((model, make_run(tmp_path / model, metrics, [metrics],
+                                     task.prediction_table([f"p{i}" for i in range(300)], gold, np.eye(3)[predicted]))))
+        if model == "lstm":
+            lstm_counts = np.bincount(gold * 3 + predicted, minlength=9).reshape(3, 3)
+    paths = report.write_report("entailment", "sick_entailment", runs, tmp_path / "out", n_resamples=500)
+    table = pd.read_csv(paths["table_csv"]).set_index("model")
+    assert list(table.columns[:6]) == ["n_seeds", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std",
+                                       "paper_source"]
+    assert bool(table.at["lstm", "significant_vs_best"]) and math.isnan(table.at["treelstm", "p_vs_best"])
+    markdown = paths["table_md"].read_text()
+    assert re.match(r"\| Model +\| Seeds +\| Accuracy +\| Macro-F1 +\|\n", markdown) and "**treelstm**" in markdown
+    assert "accuracy in percent" in markdown and "significantly below it on Accuracy" in markdown
+    rows = markdown.split("Confusion matrix, lstm (median-seed run):")[1].strip().splitlines()[2:5]
+    assert [[int(n) for n in row.split("|")[2:5]] for row in rows] == lstm_counts.tolist()
+    assert imread(paths["predictions"]).shape[0] > 200

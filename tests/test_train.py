@@ -108,6 +108,26 @@ def test_sst_tree_lstm_beats_the_majority_class(sst, tmp_path):
     assert state["epoch"] == summary["best_epoch"]
 
 
+def test_sick_entailment_lstm_beats_the_majority_class(sick, tmp_path):
+    from treenets.evaluate import classification_metrics
+    from treenets.tasks import load_dataset
+    from treenets.tasks.entailment import CLASSES
+
+    config = sick("task=entailment", dev=200)
+    summary = train(config, tmp_path)
+    data = load_dataset(config, ["train", "dev"])
+    labels = lambda split: np.array([example.target for example in data.splits[split]])  # noqa: E731
+    baseline = float(np.mean(labels("dev") == np.bincount(labels("train")).argmax()))  # NEUTRAL
+    assert summary["early_stopping_metric"] == "accuracy"
+    assert summary["dev"]["accuracy"] > baseline + 0.04, (summary["dev"], baseline)
+    metrics = evaluate(tmp_path, "test")
+    table = read_predictions(tmp_path / "predictions.tsv")
+    assert len(table) == 100 and set(table["gold"]) <= set(CLASSES)
+    indices = [table[column].map(CLASSES.index) for column in ("gold", "predicted")]
+    assert classification_metrics(*indices, len(CLASSES)) == pytest.approx(
+        {k: metrics[k] for k in ("accuracy", "macro_f1")})
+
+
 def test_paper_l2_is_the_gradient_of_half_lambda_theta_squared(sick):
     from treenets.train import decay_weights, make_optimizer
 
