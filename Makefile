@@ -21,6 +21,7 @@ demo: setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" snakemake --cores $(CORES) --configfile config/demo.yaml --workflow-profile config/profiles/local
 
 test: setup
+	PATH="$(abspath $(VENV))/bin:$$PATH" lint-imports
 	PATH="$(abspath $(VENV))/bin:$$PATH" OMP_NUM_THREADS=1 $(PY) -m pytest -n $(CORES) -q
 
 lint: setup

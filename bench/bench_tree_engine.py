@@ -42,19 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def import_engine():
-    """treenets' engine modules, also where ``treenets.models``' assembly cannot import.
-
-    ``treenets/models/__init__.py`` builds whole models from configs and so imports the data
-    readers (nltk, conllu). The engine needs none of that: if the package's init fails, the
-    models folder is registered as a bare package and its engine modules load from there.
-    """
-    try:
-        import treenets.models  # noqa: F401
-    except ImportError as error:
-        print(f"# treenets.models' init does not import here ({error}); loading the engine modules alone")
-        package = types.ModuleType("treenets.models")
-        package.__path__ = [str(REPO / "src" / "treenets" / "models")]
-        sys.modules["treenets.models"] = package
+    """treenets' engine modules (they need torch and numpy alone)."""
     from treenets.batching import TreeBatch
     from treenets.models.recursive import RNTN, RecNN
     from treenets.models.reference import reference_encode

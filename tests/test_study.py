@@ -16,7 +16,7 @@ from treenets.errors import InputError
 from treenets.models.tree_lstm import NaryTreeLSTM
 from treenets.study import speed
 from treenets.study.config import ModelSizes, load_study_config
-from treenets.study.grad_norms import TreeSentiment, depth_gradient_norms, node_depths, trace_tree_lstm
+from treenets.study.grad_norms import depth_gradient_norms, node_depths, trace_tree_lstm, tree_sentiment
 from treenets.study.recurrent import Regressor, adding_problem, build_encoder, step_gradient_norms
 from treenets.trees import Tree
 
@@ -151,11 +151,11 @@ def test_depth_norms_at_the_root_are_the_softmax_gradient():
     torch.manual_seed(0)
     sample = trees()
     batch = TreeBatch.from_trees(sample, [list(range(2, t.num_tokens + 2)) for t in sample])
-    model = TreeSentiment(torch.randn(40, 3).numpy(), hidden=4).double().eval()
+    model = tree_sentiment(torch.randn(40, 3).numpy(), hidden=4).double().eval()
     norms, counts = depth_gradient_norms(model, batch, torch.from_numpy(node_depths(sample)))
     assert counts.sum().item() == batch.num_nodes and counts[0].item() == len(sample)
     assert len(norms) == max(t.depth for t in sample) + 1 and torch.isfinite(norms).all()
-    h = model.encoder(batch, model.embed(batch.word_ids))[batch.roots]
+    h = model.encoder(batch, model.embedding(batch.word_ids))[batch.roots]
     probabilities = model.head(h).softmax(-1)
     delta = probabilities - F.one_hot(batch.labels[batch.roots], 5)
     expected = (delta @ model.head.output.weight).norm(dim=1).mean()

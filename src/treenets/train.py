@@ -159,13 +159,20 @@ def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimi
         group["regularised"] = all(id(p) in regularised for p in group["params"])
         l2 = (opt.l2_head if id(group["params"][0]) in head else opt.l2) if group["regularised"] else config.embeddings.l2
         group["weight_decay"] = l2 if opt.l2_mode == "paper" else 0.0
-    optimizers = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
     settings = {"lr": opt.lr} if opt.eps is None else {"lr": opt.lr, "eps": opt.eps}
     vectors = [group for group in groups if not group["regularised"]]  # the tuned embeddings, if any
     if config.embeddings.optimizer == "sgd" and vectors:
         rest = [group for group in groups if group["regularised"]]
-        return JointOptimizer(optimizers[opt.name](rest, **settings), torch.optim.SGD(vectors, lr=vectors[0]["lr"]))
-    return optimizers[opt.name](groups, **settings)
+        return JointOptimizer(optimizer_for(opt.name, rest, **settings), optimizer_for("sgd", vectors, lr=vectors[0]["lr"]))
+    return optimizer_for(opt.name, groups, **settings)
+
+
+OPTIMIZERS = {"adagrad": torch.optim.Adagrad, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
+
+def optimizer_for(name: str, params, **settings) -> torch.optim.Optimizer:
+    """The optimizer ``name`` (adagrad, adam, sgd) over ``params`` (tensors or groups) with torch's ``settings``."""
+    return OPTIMIZERS[name](params, **settings)
 
 
 def _split_group(group: dict, ids: set[int]) -> list[dict]:
@@ -238,6 +245,23 @@ class TrainingState:
     history: list[dict] = field(default_factory=list)  # the epochs.jsonl records
 
 
+def training_step(model, optimizer, loss: torch.Tensor, clip_norm: float | None, decay=None) -> torch.Tensor:
+    """One update from a batch's loss (gradients zeroed before its forward pass): backward, the global
+    gradient norm (returned, still on the device), clipping to ``clip_norm``, the optimizer's step,
+    ``decay()`` (decoupled weight decay) if given, then ``model.constrain_()`` (IndRNN's recurrent
+    weight bound; a no-op for other models)."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    loss.backward()
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+    if clip_norm is not None:
+        torch.nn.utils.clip_grads_with_norm_(params, clip_norm, norm)
+    optimizer.step()
+    if decay is not None:
+        decay()
+    model.constrain_()
+    return norm
+
+
 def run_epoch(task: Task, model, optimizer, loader, config: Config, epoch: int,
               device) -> tuple[float, float, int]:
     """Train one epoch; returns (mean loss per example, seconds, sentences).
@@ -247,7 +271,6 @@ def run_epoch(task: Task, model, optimizer, loader, config: Config, epoch: int,
     stops the run naming its batch, before any checkpoint holds its weights.
     """
     model.train()
-    params = [p for group in optimizer.param_groups for p in group["params"]]
     total_loss, examples, sentences, start = 0.0, 0, 0, time.perf_counter()
     progress = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, disable=None, file=sys.stderr)
     pending = None  # (batch number, batch size, tensor [loss, gradient norm]) not read yet
@@ -264,13 +287,7 @@ def run_epoch(task: Task, model, optimizer, loader, config: Config, epoch: int,
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
         loss = task.loss(model, batch)
-        loss.backward()
-        norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-        if config.optimizer.clip_norm is not None:
-            torch.nn.utils.clip_grads_with_norm_(params, config.optimizer.clip_norm, norm)
-        optimizer.step()
-        decay_weights(config, optimizer)
-        model.constrain_()  # IndRNN's recurrent weight bound; a no-op for other models
+        norm = training_step(model, optimizer, loss, config.optimizer.clip_norm, lambda: decay_weights(config, optimizer))
         if pending is not None:
             total_loss += read(*pending)
         pending = (number, batch.size, torch.stack([loss.detach(), norm]))

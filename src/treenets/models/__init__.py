@@ -16,17 +16,20 @@ and ``SequenceBatch`` (``token_ids``, ``lengths``) for sequence encoders. The op
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from treenets.config import ModelConfig
 from treenets.errors import InputError
 from treenets.models.inputs import InputKind, input_kind
 from treenets.models.recursive import RNTN, RecNN
 from treenets.models.sequence import IndRNN, RecurrentEncoder, SlicedRNN
 from treenets.models.tree_lstm import ChildSumTreeLSTM, NaryTreeLSTM
+
+if TYPE_CHECKING:  # only the type: models import torch and numpy alone (bench/ runs with nothing else)
+    from treenets.config import ModelConfig
 
 
 class TokenEmbedding(nn.Module):

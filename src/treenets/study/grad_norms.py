@@ -19,12 +19,15 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
+from treenets import train
 from treenets.batching import TreeBatch
+from treenets.config import ModelConfig
 from treenets.data.readers import read_sst
 from treenets.embeddings import Vocab, embedding_matrix
 from treenets.errors import InputError
+from treenets.models import TaskModel, build_model
 from treenets.models.heads import SentimentHead
 from treenets.models.reference import nary_cell
 from treenets.models.tree_lstm import NaryTreeLSTM
@@ -98,22 +101,16 @@ def node_depths(trees: list[Tree]) -> np.ndarray:
     return np.array(depths, dtype=np.int64)
 
 
-class TreeSentiment(nn.Module):
-    """Tuned word vectors -> N-ary Tree-LSTM -> sentiment softmax at every node (Tai et al.'s SST model)."""
-
-    def __init__(self, vectors: np.ndarray, hidden: int):
-        super().__init__()
-        self.embed = nn.Embedding.from_pretrained(torch.from_numpy(vectors), freeze=False, padding_idx=0)
-        self.encoder = NaryTreeLSTM(vectors.shape[1], hidden)
-        self.head = SentimentHead(hidden, SST_CLASSES)
-
-    def forward(self, batch: TreeBatch) -> Tensor:
-        return self.head(self.encoder(batch, self.embed(batch.word_ids)))
+def tree_sentiment(vectors: np.ndarray, hidden: int) -> TaskModel:
+    """Tuned word vectors -> N-ary Tree-LSTM -> sentiment softmax at every node (Tai et al.'s SST model),
+    from the project's model factory."""
+    return build_model(ModelConfig(name="nary_treelstm", hidden=hidden), vectors,
+                       lambda width: SentimentHead(width, SST_CLASSES), freeze_embeddings=False)
 
 
-def depth_gradient_norms(model: TreeSentiment, batch: TreeBatch, depths: Tensor) -> tuple[Tensor, Tensor]:
+def depth_gradient_norms(model: TaskModel, batch: TreeBatch, depths: Tensor) -> tuple[Tensor, Tensor]:
     """Mean ||dL_b/dh|| over the nodes at each depth (L_b: tree b's root cross-entropy), and the node counts."""
-    h, levels = trace_tree_lstm(model.encoder, batch, model.embed(batch.word_ids))
+    h, levels = trace_tree_lstm(model.encoder, batch, model.embedding(batch.word_ids))
     logits = model.head(h.index_select(0, batch.roots))
     loss = F.cross_entropy(logits, batch.labels.index_select(0, batch.roots), reduction="sum")
     norms = torch.cat(torch.autograd.grad(loss, levels)).norm(dim=1)  # level order
@@ -141,7 +138,7 @@ def tree_rows(config: StudyConfig, device: torch.device) -> list[dict]:
     vocab = Vocab.build(tree.words for tree in train_trees + probe_trees)
     vectors = embedding_matrix(vocab, settings.embeddings, config.seed, settings.embeddings_cache)
     torch.manual_seed(config.seed)
-    model = TreeSentiment(vectors, config.models.hidden).to(device)
+    model = tree_sentiment(vectors, config.models.hidden).to(device)
 
     def collate(trees: list[Tree]) -> TreeBatch:
         return TreeBatch.from_trees(trees, [vocab.encode(tree.words) for tree in trees]).to(device)
@@ -155,7 +152,7 @@ def tree_rows(config: StudyConfig, device: torch.device) -> list[dict]:
         return _norm_rows("tree", TREE_LABEL, phase, norms, counts.tolist(), start=0)
 
     rows = probe_rows("init")
-    optimizer = torch.optim.Adagrad(model.parameters(), lr=settings.lr)
+    optimizer = train.optimizer_for("adagrad", model.parameters(), lr=settings.lr)
     order = torch.randperm(len(train_trees), generator=torch.Generator().manual_seed(config.seed)).tolist()
     losses = []
     for step in range(settings.train_steps):
@@ -163,8 +160,7 @@ def tree_rows(config: StudyConfig, device: torch.device) -> list[dict]:
         batch = collate([train_trees[order[(first + i) % len(order)]] for i in range(settings.batch_size)])
         optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(batch), batch.labels, ignore_index=-1)  # every labelled node
-        loss.backward()
-        optimizer.step()
+        train.training_step(model, optimizer, loss, clip_norm=None)
         losses.append(loss.detach())
     return rows + _with_training(probe_rows("trained"), settings.train_steps, losses)
 

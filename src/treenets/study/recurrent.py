@@ -1,5 +1,7 @@
-"""What the three study parts share: the adding problem, the project's recurrent encoders with a
-regression readout, one training step, and the per-step gradient probe.
+"""What the three study parts share: the adding problem, the project's recurrent encoders (built by
+:func:`treenets.models.build_encoder`) with a regression readout, trained by the trainer's own step and
+optimizers (:func:`treenets.train.training_step`, :func:`treenets.train.optimizer_for`), and the
+per-step gradient probe.
 
 The adding problem (Hochreiter & Schmidhuber 1997; Le et al. 2015; Li et al. 2018): a step is
 ``(value, marker)`` with ``value ~ U(0, 1)``; exactly two steps are marked, one in each half of the
@@ -16,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from treenets import models, train
+from treenets.config import ModelConfig
 from treenets.errors import InputError
-from treenets.models.sequence import IndRNN, RecurrentEncoder, SlicedRNN
 from treenets.study.config import MODEL_LABELS, ModelSizes
 
 ADDING_INPUT_DIM = 2  # (value, marker)
@@ -42,15 +45,16 @@ def adding_problem(batch_size: int, length: int, generator: torch.Generator) -> 
 def build_encoder(name: str, sizes: ModelSizes, input_dim: int, length: int) -> nn.Module:
     """The project's encoder for a study model name (:data:`MODEL_LABELS`); ``length`` sets IndRNN's
     recurrent bound |u| <= mag ** (1 / length)."""
-    if name in ("rnn_tanh", "rnn_relu"):
-        return RecurrentEncoder(input_dim, sizes.hidden, "rnn", sizes.layers, nonlinearity=name.removeprefix("rnn_"))
-    if name in ("lstm", "gru"):
-        return RecurrentEncoder(input_dim, sizes.hidden, name, sizes.layers)
-    if name == "indrnn":
-        return IndRNN(input_dim, sizes.hidden, sizes.indrnn_layers, mag=sizes.mag, constraint_len=length)
-    if name == "srnn":
-        return SlicedRNN(input_dim, sizes.hidden, sizes.slices, sizes.levels, sizes.srnn_cell, sizes.layers)
-    raise InputError(f"unknown study model {name!r}; choose from {', '.join(MODEL_LABELS)}")
+    configs = {
+        "rnn_tanh": dict(name="rnn", nonlinearity="tanh"), "rnn_relu": dict(name="rnn", nonlinearity="relu"),
+        "lstm": dict(name="lstm"), "gru": dict(name="gru"),
+        "indrnn": dict(name="indrnn", layers=sizes.indrnn_layers, mag=sizes.mag, constraint_len=length),
+        "srnn": dict(name="srnn", slices=sizes.slices, levels=sizes.levels, cell=sizes.srnn_cell),
+    }
+    if name not in configs:
+        raise InputError(f"unknown study model {name!r}; choose from {', '.join(MODEL_LABELS)}")
+    return models.build_encoder(ModelConfig(**{"hidden": sizes.hidden, "layers": sizes.layers, **configs[name]}),
+                                input_dim)
 
 
 def model_label(name: str, sizes: ModelSizes) -> str:
@@ -70,6 +74,12 @@ class Regressor(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.readout(self.encoder(x, full_lengths(x))).squeeze(-1)
 
+    def constrain_(self) -> None:
+        """IndRNN's |u| <= mag ** (1 / T) after every update (Li et al.); nothing for the others."""
+        constrain = getattr(self.encoder, "constrain_", None)
+        if constrain is not None:
+            constrain()
+
 
 def full_lengths(x: Tensor) -> Tensor:
     """Every sequence of ``x[B, T, D]`` has all T steps (on the CPU, where packing wants them)."""
@@ -78,15 +88,11 @@ def full_lengths(x: Tensor) -> Tensor:
 
 def training_step(model: Regressor, optimizer: torch.optim.Optimizer, x: Tensor, target: Tensor,
                   clip_norm: float | None) -> Tensor:
-    """One MSE step; returns the loss (still on the device: reading it is the caller's choice)."""
+    """One MSE step (:func:`treenets.train.training_step`); returns the loss (still on the device:
+    reading it is the caller's choice)."""
     optimizer.zero_grad(set_to_none=True)
     loss = F.mse_loss(model(x), target)
-    loss.backward()
-    if clip_norm is not None:
-        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-    optimizer.step()
-    if isinstance(model.encoder, IndRNN):
-        model.encoder.constrain_()  # Li et al.: |u| <= mag ** (1 / T) after every update
+    train.training_step(model, optimizer, loss, clip_norm)
     return loss.detach()
 
 
@@ -94,9 +100,8 @@ def make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimi
     """Adam, or SGD with momentum 0.9. Adam divides each update by a running gradient scale, so
     clipping changes it only where a step's norm stands out from its neighbours'; under SGD a
     clipped step is a shorter step."""
-    if name == "adam":
-        return torch.optim.Adam(model.parameters(), lr=lr)
-    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    settings = {"lr": lr} if name == "adam" else {"lr": lr, "momentum": 0.9}
+    return train.optimizer_for(name, model.parameters(), **settings)
 
 
 def train_on_adding(model: Regressor, steps: int, batch_size: int, length: int, optimizer: torch.optim.Optimizer,

