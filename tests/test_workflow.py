@@ -285,3 +285,27 @@ def test_raw_text_pairs_with_bootstrap_parsers_then_predict(data_mirror, tiny_mo
             predicted = pd.read_csv(output, sep="\t")
             assert predicted["predicted"].tolist() == pytest.approx(expected["predicted"].tolist(), abs=1e-5)
         assert predicted["sentence_a"].tolist() == [" ".join(ptb_tokens(pair.a)) for pair in test_pairs]
+
+
+# docs/results/reproduction/cpu/README.md's commands: each experiment with the overrides it ran with.
+REPRODUCTION = {
+    "tai2015_sick": ["cpu-glove50d.yaml", "cpu-sick-seeds.yaml"],
+    "tai2015_sst": ["cpu-glove50d.yaml", "seeds-1-3.yaml", "cpu-sst-one-seed.yaml"],
+    "socher2013_rntn": ["cpu-glove50d.yaml", "seeds-1-3.yaml"],
+    "recurrent_baselines": ["cpu-glove50d.yaml", "cpu-sst-recurrent.yaml"],
+}
+
+
+@pytest.mark.parametrize("experiment", sorted(REPRODUCTION))
+def test_committed_runs_keep_their_folders(experiment, tmp_path):
+    """Every run folder (its variant digest) in the committed results is the one the workflow plans
+    today: adding options and refactoring the config must not move finished runs."""
+    committed = {path for table in (REPO / "docs/results/reproduction/cpu" / experiment).glob("*_runs.md")
+                 for path in re.findall(r"results/\S+/runs/\S+/seed\d+", table.read_text())}
+    assert committed
+    configs = [str(REPO / "config/experiments" / f"{experiment}.yaml")]
+    configs += [str(REPO / "config/reproduction" / name) for name in REPRODUCTION[experiment]]
+    result = snakemake("--dry-run", "--configfile", *configs, workdir=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    planned = set(re.findall(r"results/\S+/runs/\S+/seed\d+(?=/)", result.stdout))
+    assert committed <= planned, sorted(committed - planned)
