@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from treenets.batching import SequenceBatch, TreeBatch
-from treenets.config import MODEL_NAMES, SEQUENCE_MODELS, ModelConfig
+from treenets.config import MODEL_NAMES, SEQUENCE_MODELS, ModelConfig, model_config
 from treenets.data.readers import read_sick, read_sst
 from treenets.errors import InputError
 from treenets.models import TokenEmbedding, build_model
@@ -69,7 +69,8 @@ def relatedness_head(config: ModelConfig, score_range: tuple[int, int]):
 
 
 def config_for(name: str, **overrides) -> ModelConfig:
-    return ModelConfig(name=name, hidden=10, slices=2, levels=2, head_hidden=8, **overrides)
+    sizes = {"slices": 2, "levels": 2} if name == "srnn" else {}
+    return model_config(name=name, hidden=10, head_hidden=8, **sizes, **overrides)
 
 
 def train(model, loss_of, steps=12):
@@ -175,7 +176,7 @@ def test_every_sequence_family_gives_sentence_vectors_of_hidden_size():
 def test_models_on_cuda_equal_cpu(name, sst_trees, sick_pairs):
     """Loss and gradients of both task models, batches moved with .to("cuda"), float64."""
     torch.manual_seed(0)
-    config = config_for(name, bidirectional=True)
+    config = config_for(name, **({"bidirectional": True} if name in SEQUENCE_MODELS else {}))
     sst_vocab = vocabulary(t.tokens for t in sst_trees)
     sentiment = build_model(config, embedding_matrix(len(sst_vocab)), sentiment_head(config, 5), freeze_embeddings=False, max_length=60)
     sst_batch = batch_of(config, sst_trees, sst_vocab, labels=[t.labels[t.root] for t in sst_trees])

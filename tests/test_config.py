@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from treenets.config import Config, ModelConfig, dump_config, from_dict, load_config, to_dict
+from treenets.config import Config, dump_config, from_dict, load_config, model_config, to_dict
 from treenets.errors import InputError
 
 SST_TREE = {"task": "sentiment", "data": {"dataset": "sst"}, "model": {"name": "nary_treelstm"}}
@@ -58,12 +58,15 @@ def test_needs_parses_names_the_runs_that_read_a_parse_store():
         (with_section(SST_TREE, "data", files={"validation": "x"}), "data.files.validation: unknown split"),
         (with_section(SST_TREE, "data", tree="dependency"), "data.tree: nary_treelstm composes two children"),
         (with_section(SST_TREE, "model", hidden=0), "model.hidden: must be >= 1"),
-        (with_section(SST_TREE, "model", name="rntn", output_gate=False), "model.output_gate: only the Tree-LSTMs"),
-        (with_section(SST_TREE, "model", sentence_layers="all"), "model.sentence_layers: only rnn, lstm and gru"),
+        (with_section(SST_TREE, "model", name="rntn", output_gate=False),
+         "model.output_gate: an option of childsum_treelstm, gru, lstm, nary_treelstm, rnn, not of rntn"),
+        (with_section(SST_TREE, "model", sentence_layers="all"),
+         "model.sentence_layers: an option of gru, lstm, rnn, not of nary_treelstm"),
         (with_section(SICK_LSTM, "model", sentence_layers="middle"), "model.sentence_layers: must be one of"),
-        (with_section(SST_TREE, "model", composition_init="identity"), "model.composition_init: only recnn and rntn"),
-        (with_section(SST_TREE, "model", composition_init="eye"), "model.composition_init: must be one of"),
-        (with_section(SICK_LSTM, "model", leaf_tanh=True), "model.leaf_tanh: only for recnn and rntn"),
+        (with_section(SST_TREE, "model", composition_init="identity"),
+         "model.composition_init: an option of recnn, rntn, not of nary_treelstm"),
+        ({**SST_TREE, "model": {"name": "rntn", "composition_init": "eye"}}, "model.composition_init: must be one of"),
+        (with_section(SICK_LSTM, "model", leaf_tanh=True), "model.leaf_tanh: an option of recnn, rntn, not of lstm"),
         (with_section(SICK_LSTM, "model", tie_directions=True), "model.tie_directions: only for a bidirectional"),
         (with_section(SST_TREE, "optimizer", l2_head=1e-4, l2_mode="weight_decay"), "optimizer.l2_head: only with l2_mode: paper"),
         (with_section(SST_TREE, "embeddings", frozen=True, l2=1e-4), "embeddings.l2: the vectors are frozen"),
@@ -99,7 +102,7 @@ def test_yaml_file_round_trip_and_overrides(tmp_path):
                                 "optimizer.lr=1e-3"])
     assert config.training.epochs == 3 and config.embeddings.lr is None and config.optimizer.clip_norm == 5.0
     assert config.optimizer.lr == 0.001  # YAML 1.1 reads 1e-3 as a string; number fields accept it
-    assert config.model == ModelConfig(name="gru", hidden=16)
+    assert config.model == model_config(name="gru", hidden=16)
     assert config.data.limit == {"train": 100, "dev": 50}
     dump_config(config, tmp_path / "resolved.yaml")
     assert load_config(tmp_path / "resolved.yaml") == config
@@ -134,8 +137,34 @@ def test_bad_overrides(override, message):
 
 
 def test_each_model_has_its_own_default_nonlinearity():
-    from treenets.config import ModelConfig
+    assert model_config(name="indrnn").activation == "relu"
+    assert model_config(name="rnn").activation == "tanh"
+    assert model_config(name="indrnn", nonlinearity="tanh").activation == "tanh"
 
-    assert ModelConfig(name="indrnn").activation == "relu"
-    assert ModelConfig(name="rnn").activation == "tanh"
-    assert ModelConfig(name="indrnn", nonlinearity="tanh").activation == "tanh"
+
+@pytest.mark.parametrize(("model", "message"), [
+    ({"name": "lstm", "mag": 3.0}, "model.mag: an option of indrnn, not of lstm"),
+    ({"name": "rntn", "layers": 2}, "model.layers: an option of gru, indrnn, lstm, rnn, srnn, not of rntn"),
+    ({"name": "nary_treelstm", "leaf_tanh": True}, "model.leaf_tanh: an option of recnn, rntn, not of nary_treelstm"),
+    ({"name": "gru", "output_gate": False}, "model.output_gate: only the Tree-LSTMs and lstm"),
+    ({"name": "lstm", "tie_directions": True}, "model.tie_directions: only for a bidirectional lstm"),
+    ({"name": "srnn", "cell": "tree"}, "model.cell: must be one of 'rnn', 'lstm', 'gru'"),
+    ({"name": "lstm", "colour": 1}, "model.colour: unknown key \\(known for lstm: bidirectional"),
+    ({"hidden": 3}, "model.name: required key is missing"),
+])
+def test_each_encoder_validates_its_own_options(model, message):
+    with pytest.raises(InputError, match=message):
+        load_config({**SST_TREE, "model": model})
+
+
+def test_first_release_run_configs_load_and_write_back_unchanged():
+    """Run configs of the first release list every encoder's options (flat); they load, and a config is
+    written with the first release's keys in its order, later keys only where they are not at their default."""
+    first_release = {"name": "lstm", "hidden": 150, "layers": 1, "bidirectional": False, "nonlinearity": None,
+                     "dropout": 0.0, "mag": 2.0, "constraint_len": None, "residual": False, "batch_norm": False,
+                     "slices": 8, "levels": 2, "cell": "gru", "head_hidden": 50}
+    config = load_config({**SST_TREE, "model": first_release})
+    assert config.model == model_config(name="lstm") and to_dict(config)["model"] == first_release
+    assert list(to_dict(config)["optimizer"]) == ["name", "lr", "l2", "l2_mode", "clip_norm"]
+    rntn = to_dict(load_config({**SST_TREE, "model": {"name": "rntn", "hidden": 25, "leaf_tanh": True}}))["model"]
+    assert rntn == {**first_release, "name": "rntn", "hidden": 25, "leaf_tanh": True}

@@ -23,82 +23,167 @@ from treenets.data.pairs import PairDatasetSpec
 from treenets.errors import InputError
 from treenets.files import atomic_write
 
-# Metadata of the fields added after runs of the first experiments existed: at their default they are
-# left out of to_dict, so a run's config file and its workflow digest (its folder) stay as they were.
-SINCE_0_2 = "since 0.2"
-
 TREE_MODELS = ("childsum_treelstm", "nary_treelstm", "recnn", "rntn")
 SEQUENCE_MODELS = ("rnn", "lstm", "gru", "indrnn", "srnn")
 MODEL_NAMES = TREE_MODELS + SEQUENCE_MODELS
 
 
+# The config of the first release, whose run folders exist: its keys are always written (at their value,
+# or at the value they had then where a model type has no such option), in its order; every key added
+# since is written, and so digested into the run's folder name, only where it differs from its default.
+# One rule for every field: adding an option moves no existing run folder (tests/test_workflow.py
+# checks the committed runs' folders).
+FIRST_RELEASE_MODEL = {
+    "name": None, "hidden": 150, "layers": 1, "bidirectional": False, "nonlinearity": None, "dropout": 0.0,
+    "mag": 2.0, "constraint_len": None, "residual": False, "batch_norm": False, "slices": 8, "levels": 2,
+    "cell": "gru", "head_hidden": 50,
+}
+FIRST_RELEASE = {
+    "Config": ("task", "data", "model", "embeddings", "optimizer", "training", "sentiment"),
+    "DataConfig": ("dataset", "files", "cache_dir", "pairs", "limit", "tree", "parse_store", "tokenization"),
+    "PairDatasetSpec": ("files", "sentence_a", "sentence_b", "score", "score_range", "id", "delimiter", "header",
+                        "quoting", "split_column", "split_values"),
+    "SentimentConfig": ("classes", "train_on_phrases"),
+    "EmbeddingsConfig": ("source", "frozen", "lr", "cache_dir"),
+    "OptimizerConfig": ("name", "lr", "l2", "l2_mode", "clip_norm"),
+    "TrainingConfig": ("batch_size", "epochs", "patience", "seed", "device", "workers"),
+}
+
+
+# --------------------------------------------------------------------------- encoders: one options type each
 @dataclass(frozen=True)
 class ModelConfig:
-    """The encoder and its sizes. Heads are chosen by the task, not here."""
+    """What every encoder has: its name, width, the dropout before the head, and the relatedness head's
+    width. Each model name has its own subclass with its own options (:data:`MODEL_OPTIONS`); build one
+    with :func:`model_config` or from a mapping with :func:`from_dict` (``model:`` in a config)."""
 
     name: str
     hidden: int = 150  # memory dimension of Tai et al.; RNTN papers use 25-35
-    layers: int = 1  # stacked recurrent layers (sequence models)
-    bidirectional: bool = False
-    # tanh | relu; unset -> each model's own default (tanh for RNN/SRNN cells, relu for IndRNN, as its paper)
-    nonlinearity: str | None = None
     dropout: float = 0.0  # before the classifier / similarity head, where the papers put it
-    # IndRNN (Li et al. 2018): |u| <= mag ** (1 / constraint_len); None -> longest training sequence.
-    mag: float = 2.0
-    constraint_len: int | None = None
-    residual: bool = False
-    batch_norm: bool = False
-    # Sliced RNN (Yu & Liu 2018): `slices` pieces per cut, `levels` cuts (k), `cell` of every level.
-    slices: int = 8
-    levels: int = 2
-    cell: str = "gru"
-    # Relatedness head (Tai et al.): hidden size of the sigmoid layer.
-    head_hidden: int = 50
-    # Tree-LSTMs and LSTM: false -> h = tanh(c), no output gate (Tai et al.'s relatedness code).
-    output_gate: bool = field(default=True, metadata={SINCE_0_2: True})
-    # RNN/LSTM/GRU: the sentence vector is the top layer's final state, or "all" layers' (Tai et al.'s code).
-    sentence_layers: Literal["top", "all"] = field(default="top", metadata={SINCE_0_2: True})
-    # RNN/LSTM/GRU, bidirectional: the backward direction shares the forward weights (Tai et al.'s code).
-    tie_directions: bool = field(default=False, metadata={SINCE_0_2: True})
-    # RecNN/RNTN: "identity" starts W as [I I] + noise, as CoreNLP's sentiment code (models/recursive.py).
-    composition_init: Literal["uniform", "identity"] = field(default="uniform", metadata={SINCE_0_2: True})
-    # RecNN/RNTN: leaf states tanh(word vector) instead of the vector itself (CoreNLP's sentiment code).
-    leaf_tanh: bool = field(default=False, metadata={SINCE_0_2: True})
+    head_hidden: int = 50  # relatedness and entailment heads (Tai et al.): the sigmoid layer's width
 
     def __post_init__(self):
-        if self.name not in MODEL_NAMES:
-            raise InputError(f"model.name: unknown model {self.name!r}; choose one of {', '.join(MODEL_NAMES)}")
-        for key in ("hidden", "layers", "slices", "levels", "head_hidden"):
-            if getattr(self, key) < 1:
+        for key in ("hidden", "head_hidden", "layers", "slices", "levels"):
+            if getattr(self, key, 1) < 1:
                 raise InputError(f"model.{key}: must be >= 1, got {getattr(self, key)}")
         if not 0.0 <= self.dropout < 1.0:
             raise InputError(f"model.dropout: must be in [0, 1), got {self.dropout}")
-        if self.nonlinearity not in (None, "tanh", "relu"):
-            raise InputError(f"model.nonlinearity: tanh or relu, got {self.nonlinearity!r}")
-        if self.cell not in ("rnn", "lstm", "gru"):
-            raise InputError(f"model.cell: rnn, lstm or gru, got {self.cell!r}")
-        if self.mag <= 1.0:
-            raise InputError(f"model.mag: must be > 1, got {self.mag}")
-        if self.sentence_layers == "all" and self.name not in ("rnn", "lstm", "gru"):
-            raise InputError(f"model.sentence_layers: only rnn, lstm and gru stack layers this way, not {self.name}")
-        if self.composition_init == "identity" and self.name not in ("recnn", "rntn"):
-            raise InputError(f"model.composition_init: only recnn and rntn compose with W [b; c], not {self.name}")
-        if self.tie_directions and not (self.bidirectional and self.name in ("rnn", "lstm", "gru")):
-            raise InputError(f"model.tie_directions: only for a bidirectional rnn, lstm or gru, not {self.name}"
-                             + ("" if self.bidirectional else " without bidirectional: true"))
-        if self.leaf_tanh and self.name not in ("recnn", "rntn"):
-            raise InputError(f"model.leaf_tanh: only for recnn and rntn, not {self.name}")
-        if not self.output_gate and self.name not in ("childsum_treelstm", "nary_treelstm", "lstm"):
-            raise InputError(f"model.output_gate: only the Tree-LSTMs and lstm can run without one, not {self.name}")
+
+    @property
+    def is_tree(self) -> bool:
+        return self.name in TREE_MODELS
+
+
+@dataclass(frozen=True)
+class TreeLSTMConfig(ModelConfig):
+    """childsum_treelstm, nary_treelstm."""
+
+    output_gate: bool = True  # false -> h = tanh(c), no output gate (Tai et al.'s relatedness code)
+
+
+@dataclass(frozen=True)
+class RecursiveConfig(ModelConfig):
+    """recnn, rntn (Socher et al. 2013)."""
+
+    # "identity" starts W as [I I] + noise, as CoreNLP's sentiment code (models/recursive.py).
+    composition_init: Literal["uniform", "identity"] = "uniform"
+    leaf_tanh: bool = False  # leaf states tanh(word vector) instead of the vector itself (CoreNLP)
+
+
+@dataclass(frozen=True)
+class _Stacked(ModelConfig):
+    """What every recurrent encoder has."""
+
+    layers: int = 1  # stacked recurrent layers
+    bidirectional: bool = False
+    # tanh | relu; unset -> each model's own default (tanh for RNN/SRNN cells, relu for IndRNN, as its paper)
+    nonlinearity: Literal["tanh", "relu"] | None = None
 
     @property
     def activation(self) -> str:
         """The recurrence nonlinearity this model uses."""
         return self.nonlinearity or ("relu" if self.name == "indrnn" else "tanh")
 
-    @property
-    def is_tree(self) -> bool:
-        return self.name in TREE_MODELS
+
+@dataclass(frozen=True)
+class RecurrentConfig(_Stacked):
+    """rnn, lstm, gru (cuDNN)."""
+
+    output_gate: bool = True  # lstm: false -> h = tanh(c) (Tai et al.'s relatedness code)
+    # the sentence vector: the top layer's final state, or "all" layers' (Tai et al.'s code)
+    sentence_layers: Literal["top", "all"] = "top"
+    tie_directions: bool = False  # bidirectional: the backward direction shares the forward weights
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.tie_directions and not self.bidirectional:
+            raise InputError(f"model.tie_directions: only for a bidirectional {self.name} (bidirectional: true)")
+        if not self.output_gate and self.name != "lstm":
+            raise InputError(f"model.output_gate: only the Tree-LSTMs and lstm can run without one, not {self.name}")
+
+
+@dataclass(frozen=True)
+class IndRNNConfig(_Stacked):
+    """indrnn (Li et al. 2018): |u| <= mag ** (1 / constraint_len); None -> the longest training sequence."""
+
+    mag: float = 2.0
+    constraint_len: int | None = None
+    residual: bool = False
+    batch_norm: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.mag <= 1.0:
+            raise InputError(f"model.mag: must be > 1, got {self.mag}")
+
+
+@dataclass(frozen=True)
+class SlicedRNNConfig(_Stacked):
+    """srnn (Yu & Liu 2018): `slices` pieces per cut, `levels` cuts (k), `cell` of every level."""
+
+    slices: int = 8
+    levels: int = 2
+    cell: Literal["rnn", "lstm", "gru"] = "gru"
+
+
+MODEL_OPTIONS: dict[str, type[ModelConfig]] = {
+    **dict.fromkeys(("childsum_treelstm", "nary_treelstm"), TreeLSTMConfig),
+    **dict.fromkeys(("recnn", "rntn"), RecursiveConfig),
+    **dict.fromkeys(("rnn", "lstm", "gru"), RecurrentConfig),
+    "indrnn": IndRNNConfig,
+    "srnn": SlicedRNNConfig,
+}
+
+
+def model_config(**values) -> ModelConfig:
+    """The options type of ``values["name"]`` built from ``values`` (as a ``model:`` section is)."""
+    return _model_from_dict(values, "model")
+
+
+def _model_from_dict(data, where: str) -> ModelConfig:
+    """A ``model:`` mapping as the options type its ``name`` picks. A key of another encoder is an
+    error naming it, except at its first-release value (run configs written then list every encoder's
+    options, :data:`FIRST_RELEASE`), which is dropped."""
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a mapping, got {type(data).__name__}")
+    name = data.get("name")
+    if name is None:
+        raise InputError(f"{where}.name: required key is missing")
+    if name not in MODEL_OPTIONS:
+        raise InputError(f"{where}.name: unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    cls = MODEL_OPTIONS[name]
+    own = {f.name for f in dataclasses.fields(cls)}
+    others = {f.name: owner for owner in MODEL_OPTIONS.values() for f in dataclasses.fields(owner)}
+    values = {}
+    for key, value in data.items():
+        if key in own:
+            values[key] = value
+        elif key in others and FIRST_RELEASE_MODEL.get(key, dataclasses.MISSING) != value:
+            owners = sorted(n for n, c in MODEL_OPTIONS.items() if key in {f.name for f in dataclasses.fields(c)})
+            raise InputError(f"{where}.{key}: an option of {', '.join(owners)}, not of {name}")
+        elif key not in others:
+            raise InputError(f"{where}.{key}: unknown key (known for {name}: {', '.join(sorted(own))})")
+    return from_dict(cls, values, where)
 
 
 SPLITS = ("train", "dev", "test")
@@ -162,9 +247,9 @@ class EmbeddingsConfig:
     cache_dir: str = "data/cache/embeddings"  # embedding matrices cached per (vocabulary, source, seed)
     # How tuned vectors are updated: "same" as the other parameters (optimizer.name), or "sgd": plain
     # SGD at embeddings.lr on the batch-mean gradient, as Tai et al.'s code does (Adagrad for the rest).
-    optimizer: Literal["same", "sgd"] = field(default="same", metadata={SINCE_0_2: True})
+    optimizer: Literal["same", "sgd"] = "same"
     # L2 on the tuned vectors (optimizer.l2_mode paper); Tai et al.: none, CoreNLP's RNTN: 1e-4.
-    l2: float = field(default=0.0, metadata={SINCE_0_2: True})
+    l2: float = 0.0
 
     def __post_init__(self):
         if self.lr is not None and self.lr <= 0:
@@ -186,13 +271,13 @@ class OptimizerConfig:
     l2_mode: Literal["paper", "weight_decay"] = "paper"
     clip_norm: float | None = None  # clip the global gradient norm to this
     # Adagrad: zero its sums of squared gradients every N epochs (CoreNLP's RNTN training: 1); 0: never.
-    adagrad_reset: int = field(default=0, metadata={SINCE_0_2: True})
+    adagrad_reset: int = 0
     # Adagrad/Adam: the term added to the root of the squared-gradient sum; None: torch's default
     # (1e-10 for Adagrad, as Torch7's optim in Tai et al.'s code; CoreNLP's RNTN training uses 1e-3).
-    eps: float | None = field(default=None, metadata={SINCE_0_2: True})
+    eps: float | None = None
     # L2 on the output layer (the classifier / similarity head) instead of l2; None: l2. CoreNLP's RNTN
     # regularises its classifier at 1e-4 and its composition at 1e-3.
-    l2_head: float | None = field(default=None, metadata={SINCE_0_2: True})
+    l2_head: float | None = None
 
     def __post_init__(self):
         if self.lr <= 0:
@@ -320,6 +405,8 @@ def _coerce(hint, value, where: str):
             except InputError as err:
                 last = err
         raise last or InputError(f"{where}: invalid value {value!r}")
+    if hint is ModelConfig:
+        return _model_from_dict(value, where)
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where)
     if origin in (dict, typing.Dict):
@@ -411,12 +498,17 @@ def apply_overrides(data: dict, overrides: typing.Iterable[str]) -> dict:
 
 
 def to_dict(config) -> dict[str, Any]:
-    """Plain data (tuples as lists) for YAML/JSON; ``load_config(to_dict(c)) == c``. Fields marked
-    :data:`SINCE_0_2` appear only when they differ from their default."""
-    return {
-        f.name: _plain(getattr(config, f.name)) for f in dataclasses.fields(config)
-        if not (f.metadata.get(SINCE_0_2) and getattr(config, f.name) == f.default)
-    }
+    """Plain data (tuples as lists) for YAML/JSON; ``load_config(to_dict(c)) == c``. The first release's
+    keys always, later keys only where they differ from their default (:data:`FIRST_RELEASE`)."""
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    defaults = {f.name: f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(config)}
+    if isinstance(config, ModelConfig):
+        first = {key: values.pop(key, default) for key, default in FIRST_RELEASE_MODEL.items()}
+    else:
+        first = {key: values.pop(key) for key in FIRST_RELEASE.get(type(config).__name__, ()) if key in values}
+    later = {key: value for key, value in values.items() if value != defaults[key]}
+    return {key: _plain(value) for key, value in {**first, **later}.items()}
 
 
 def _plain(value):

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from treenets import train
 from treenets.batching import TreeBatch
-from treenets.config import ModelConfig
+from treenets.config import model_config
 from treenets.data.readers import read_sst
 from treenets.embeddings import Vocab, embedding_matrix
 from treenets.errors import InputError
@@ -104,7 +104,7 @@ def node_depths(trees: list[Tree]) -> np.ndarray:
 def tree_sentiment(vectors: np.ndarray, hidden: int) -> TaskModel:
     """Tuned word vectors -> N-ary Tree-LSTM -> sentiment softmax at every node (Tai et al.'s SST model),
     from the project's model factory."""
-    return build_model(ModelConfig(name="nary_treelstm", hidden=hidden), vectors,
+    return build_model(model_config(name="nary_treelstm", hidden=hidden), vectors,
                        lambda width: SentimentHead(width, SST_CLASSES), freeze_embeddings=False)
 
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from treenets import models, train
-from treenets.config import ModelConfig
+from treenets.config import model_config
 from treenets.errors import InputError
 from treenets.study.config import MODEL_LABELS, ModelSizes
 
@@ -53,7 +53,7 @@ def build_encoder(name: str, sizes: ModelSizes, input_dim: int, length: int) -> 
     }
     if name not in configs:
         raise InputError(f"unknown study model {name!r}; choose from {', '.join(MODEL_LABELS)}")
-    return models.build_encoder(ModelConfig(**{"hidden": sizes.hidden, "layers": sizes.layers, **configs[name]}),
+    return models.build_encoder(model_config(**{"hidden": sizes.hidden, "layers": sizes.layers, **configs[name]}),
                                 input_dim)
 
 
