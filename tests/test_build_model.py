@@ -96,7 +96,8 @@ def test_sentiment_model_trains_on_sst(name, sst_trees):
     config = config_for(name, dropout=0.5)
     vocab = vocabulary(t.tokens for t in sst_trees)
     longest = max(t.num_tokens for t in sst_trees)
-    model = build_model(config, embedding_matrix(len(vocab)), sentiment_head(config, 5), freeze_embeddings=False, max_length=longest)
+    model = build_model(config, embedding_matrix(len(vocab)), sentiment_head(config, 5),
+                        freeze_embeddings=False, max_length=longest)
     batch = batch_of(config, sst_trees, vocab, labels=[t.labels[t.root] for t in sst_trees])
     logits = model(batch)
     expected_rows = sum(t.num_nodes for t in sst_trees) if config.is_tree else len(sst_trees)
@@ -110,7 +111,8 @@ def test_relatedness_model_trains_on_sick(name, sick_pairs):
     torch.manual_seed(0)
     config = config_for(name)
     vocab = vocabulary(s for a, b, _ in sick_pairs for s in (a, b))
-    model = build_model(config, embedding_matrix(len(vocab)), relatedness_head(config, (1, 5)), freeze_embeddings=True, max_length=max(len(s) for a, b, _ in sick_pairs for s in (a, b)))
+    model = build_model(config, embedding_matrix(len(vocab)), relatedness_head(config, (1, 5)),
+                        freeze_embeddings=True, max_length=max(len(s) for a, b, _ in sick_pairs for s in (a, b)))
     left = batch_of(config, [right_branching(a) for a, _, _ in sick_pairs], vocab)
     right = batch_of(config, [right_branching(b) for _, b, _ in sick_pairs], vocab)
     scores = torch.tensor([score for _, _, score in sick_pairs])
@@ -136,7 +138,8 @@ def test_parameter_groups_and_l2():
     assert {id(p) for p in tuned.l2_parameters()} == {id(p) for p in groups[0]["params"]}
     assert id(tuned.embedding.weight) not in {id(p) for p in tuned.l2_parameters()}
 
-    frozen = build_model(config_for("lstm"), matrix, relatedness_head(config_for("lstm"), (0, 5)), freeze_embeddings=True)
+    frozen = build_model(config_for("lstm"), matrix, relatedness_head(config_for("lstm"), (0, 5)),
+                         freeze_embeddings=True)
     groups = frozen.parameter_groups(lr=0.05, embedding_lr=0.1)
     assert len(groups) == 1 and id(frozen.embedding.weight) not in {id(p) for p in groups[0]["params"]}
     assert frozen.head.output.out_features == 6  # scores 0..5
@@ -158,7 +161,9 @@ def test_bad_requests_are_input_errors():
     matrix = embedding_matrix(3)
     with pytest.raises(InputError, match="model.constraint_len"):
         build_model(config_for("indrnn"), matrix, sentiment_head(config_for("indrnn"), 5), freeze_embeddings=True)
-    model = build_model(config_for("indrnn", constraint_len=4), matrix, sentiment_head(config_for("indrnn", constraint_len=4), 5), freeze_embeddings=True, max_length=100)
+    bounded = config_for("indrnn", constraint_len=4)
+    model = build_model(bounded, matrix, sentiment_head(bounded, 5),
+                        freeze_embeddings=True, max_length=100)
     assert model.encoder.recurrent_bound == pytest.approx(2.0 ** (1 / 4))  # the config's length wins
 
 
@@ -166,7 +171,9 @@ def test_every_sequence_family_gives_sentence_vectors_of_hidden_size():
     matrix = embedding_matrix(6)
     batch = SequenceBatch.from_token_ids([[2, 3, 4], [5], [6, 7]], labels=[0, 1, 2])
     for name in SEQUENCE_MODELS:
-        model = build_model(config_for(name, bidirectional=True), matrix, sentiment_head(config_for(name, bidirectional=True), 3), freeze_embeddings=True, max_length=3)
+        config = config_for(name, bidirectional=True)
+        model = build_model(config, matrix, sentiment_head(config, 3),
+                            freeze_embeddings=True, max_length=3)
         assert model.sentence_vectors(batch).shape == (3, 20)
 
 
@@ -178,14 +185,17 @@ def test_models_on_cuda_equal_cpu(name, sst_trees, sick_pairs):
     torch.manual_seed(0)
     config = config_for(name, **({"bidirectional": True} if name in SEQUENCE_MODELS else {}))
     sst_vocab = vocabulary(t.tokens for t in sst_trees)
-    sentiment = build_model(config, embedding_matrix(len(sst_vocab)), sentiment_head(config, 5), freeze_embeddings=False, max_length=60)
+    sentiment = build_model(config, embedding_matrix(len(sst_vocab)), sentiment_head(config, 5),
+                            freeze_embeddings=False, max_length=60)
     sst_batch = batch_of(config, sst_trees, sst_vocab, labels=[t.labels[t.root] for t in sst_trees])
     sick_vocab = vocabulary(s for a, b, _ in sick_pairs for s in (a, b))
-    relatedness = build_model(config, embedding_matrix(len(sick_vocab)), relatedness_head(config, (1, 5)), freeze_embeddings=True, max_length=60)
+    relatedness = build_model(config, embedding_matrix(len(sick_vocab)), relatedness_head(config, (1, 5)),
+                              freeze_embeddings=True, max_length=60)
     pair = [batch_of(config, [right_branching(p[side]) for p in sick_pairs], sick_vocab) for side in (0, 1)]
     scores = torch.tensor([score for _, _, score in sick_pairs], dtype=torch.float64)
     cases = [
-        (sentiment, lambda model, move: model.head.loss(model(move(sst_batch)), move(sst_batch).labels, len(sst_trees))),
+        (sentiment,
+         lambda model, move: model.head.loss(model(move(sst_batch)), move(sst_batch).labels, len(sst_trees))),
         (relatedness, lambda model, move: model.head.loss(model(move(pair[0]), move(pair[1])), move(scores))),
     ]
     for model, loss_of in cases:

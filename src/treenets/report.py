@@ -16,10 +16,12 @@ For one dataset (``name``: sick, sst, ...) and the runs of every model on it (on
   ``plots/<name>_predictions.png`` (predicted vs gold: a scatter for relatedness, a confusion matrix
   of root labels for sentiment) and ``plots/<name>_bars.png`` (main metric, seed std as error bars).
 
-The main metric is Pearson's r for relatedness and fine-grained root accuracy for sentiment (binary
-root accuracy for two-class models). Sentiment accuracies are shown in percent, as in the papers.
-Significance: the best model on the main metric is compared with each other model by a paired bootstrap over the test examples
-(:func:`treenets.evaluate.paired_bootstrap`), each model represented by its median-seed run.
+Everything task-specific comes from the task (:mod:`treenets.tasks`): its metrics and their labels,
+the metric that ranks the models (Pearson's r for relatedness; fine-grained root accuracy for
+sentiment, binary root accuracy for two-class models; accuracy for entailment), accuracies in percent
+as in the papers, how a run's predictions are plotted, and notes under the table (entailment: each
+model's confusion matrix). Significance: the best model on the main metric is compared with each other
+model by the task's paired bootstrap over the test examples, each model represented by its median-seed run.
 """
 
 from __future__ import annotations

@@ -163,7 +163,8 @@ def make_optimizer(config: Config, model: torch.nn.Module) -> torch.optim.Optimi
     vectors = [group for group in groups if not group["regularised"]]  # the tuned embeddings, if any
     if config.embeddings.optimizer == "sgd" and vectors:
         rest = [group for group in groups if group["regularised"]]
-        return JointOptimizer(optimizer_for(opt.name, rest, **settings), optimizer_for("sgd", vectors, lr=vectors[0]["lr"]))
+        return JointOptimizer(optimizer_for(opt.name, rest, **settings),
+                              optimizer_for("sgd", vectors, lr=vectors[0]["lr"]))
     return optimizer_for(opt.name, groups, **settings)
 
 
@@ -287,7 +288,8 @@ def run_epoch(task: Task, model, optimizer, loader, config: Config, epoch: int,
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
         loss = task.loss(model, batch)
-        norm = training_step(model, optimizer, loss, config.optimizer.clip_norm, lambda: decay_weights(config, optimizer))
+        norm = training_step(model, optimizer, loss, config.optimizer.clip_norm,
+                             decay=lambda: decay_weights(config, optimizer))
         if pending is not None:
             total_loss += read(*pending)
         pending = (number, batch.size, torch.stack([loss.detach(), norm]))

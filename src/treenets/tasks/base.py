@@ -72,6 +72,11 @@ def encode_sentences(inputs, vocab: "Vocab", sentences: Sequence):
     return inputs.batch(sentences, [vocab.encode(tokens_of(sentence)) for sentence in sentences])
 
 
+def encode_pairs(inputs, vocab: "Vocab", examples: Sequence[Example]) -> tuple:
+    """The batches of the first and of the second sentences of sentence-pair examples."""
+    return tuple(encode_sentences(inputs, vocab, [example.inputs[side] for example in examples]) for side in (0, 1))
+
+
 class Collate:
     """``collate(examples) -> Batch`` for a DataLoader (a class, so worker processes can pickle it)."""
 

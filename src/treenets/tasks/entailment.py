@@ -19,7 +19,7 @@ from treenets.config import Config
 from treenets.datasets import Dataset, Example, pair_dataset
 from treenets.errors import InputError
 from treenets.evaluate import accuracy, classification_metrics, confusion, macro_f1, read_predictions
-from treenets.tasks.base import Batch, Predictions, Task, encode_sentences, merge_predictions
+from treenets.tasks.base import Batch, Predictions, Task, encode_pairs, merge_predictions
 
 CLASSES = ("ENTAILMENT", "NEUTRAL", "CONTRADICTION")
 
@@ -51,7 +51,7 @@ class EntailmentTask(Task):
         import torch
 
         gold = np.array([example.target for example in examples], dtype=np.int64)
-        sides = tuple(encode_sentences(inputs, vocab, [example.inputs[side] for example in examples]) for side in (0, 1))
+        sides = encode_pairs(inputs, vocab, examples)
         return Batch([example.id for example in examples], sides, torch.from_numpy(gold), gold)
 
     def predict(self, model, batch: Batch):

@@ -15,7 +15,7 @@ from treenets.errors import InputError
 from treenets.evaluate import (RELATEDNESS_METRICS, mse, pearson, read_predictions, relatedness_metrics,
                                relatedness_table, spearman, williams_test)
 from treenets.splits import split_files
-from treenets.tasks.base import Batch, Predictions, Task, encode_sentences, merge_predictions
+from treenets.tasks.base import Batch, Predictions, Task, encode_pairs, merge_predictions
 
 
 class RelatednessTask(Task):
@@ -46,7 +46,7 @@ class RelatednessTask(Task):
         import torch
 
         gold = np.array([example.target for example in examples])
-        sides = tuple(encode_sentences(inputs, vocab, [example.inputs[side] for example in examples]) for side in (0, 1))
+        sides = encode_pairs(inputs, vocab, examples)
         return Batch([example.id for example in examples], sides, torch.from_numpy(gold.astype(np.float32)), gold)
 
     def predict(self, model, batch: Batch):

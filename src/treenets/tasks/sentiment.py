@@ -83,7 +83,8 @@ class SentimentTask(Task):
             phrase_ids, phrase_gold, phrase_predicted = phrases.ids, phrases.gold, phrases.predicted
         else:
             labelled = predictions.node_gold >= 0
-            phrase_ids = [i for example in examples for i in node_ids(example.id, example.target, example.inputs[0].root)]
+            phrase_ids = [i for example in examples
+                          for i in node_ids(example.id, example.target, example.inputs[0].root)]
             phrase_gold, phrase_predicted = predictions.node_gold[labelled], predictions.node_predicted[labelled]
         metrics = sentiment_metrics(predictions.gold, predictions.predicted, phrase_gold, phrase_predicted)
         write_table(sentiment_table(predictions.ids, predictions.gold, predictions.predicted),
