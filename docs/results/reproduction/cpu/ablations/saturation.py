@@ -8,12 +8,12 @@ import sys
 
 import torch
 
-from treenets import train
-from treenets.datasets import load_dataset
+from treenets.inference import load_best
+from treenets.tasks import Collate, load_dataset, task_for
 
 
 def phrase_preactivations(run_dir: str, trees: int = 300) -> dict[str, torch.Tensor]:
-    config, vocab, model, device = train.load_best(run_dir)
+    config, vocab, model, device = load_best(run_dir)
     examples = load_dataset(config, ["dev"]).splits["dev"][:trees]
     encoder, parts = model.encoder, {"linear": [], "total": []}
     preactivation = encoder.preactivation
@@ -26,7 +26,7 @@ def phrase_preactivations(run_dir: str, trees: int = 300) -> dict[str, torch.Ten
     encoder.preactivation = recording
     model.eval()
     with torch.no_grad():
-        model(*train.Collate(vocab, binary=False)(examples).to(device).inputs)
+        model(*Collate(task_for(config.task), config, vocab)(examples).to(device).inputs)
     linear, total = torch.cat(parts["linear"]), torch.cat(parts["total"])
     return {"linear": linear, "tensor": total - linear, "total": total}
 
