@@ -40,3 +40,9 @@ def test_import_contracts_hold():
     result = subprocess.run(["lint-imports"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "0 broken" in result.stdout
+
+
+def test_the_report_and_the_tasks_import_without_torch():
+    """`treenets report` and `treenets significance` run where torch is not installed."""
+    code = "import sys, treenets.report, treenets.tasks; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

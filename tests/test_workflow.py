@@ -175,12 +175,15 @@ TINY = {
         "sick": {"task": "relatedness", "data": {"dataset": "sick", "limit": {"train": 60, "dev": 30, "test": 40}},
                  "embeddings": {"frozen": True}},
         "sst": {"task": "sentiment", "data": {"dataset": "sst", "limit": {"train": 60, "dev": 30, "test": 40}}},
+        "sick_entailment": {"task": "entailment",
+                            "data": {"dataset": "sick", "limit": {"train": 60, "dev": 30, "test": 40}}},
     },
     "defaults": {"training": {"epochs": 2, "batch_size": 20, "device": "cpu"}},
     "models": {
         "childsum": {"model": {"name": "childsum_treelstm", "hidden": 8}, "datasets": ["sick"]},  # parses
         "nary": {"model": {"name": "nary_treelstm", "hidden": 8}, "datasets": ["sst"]},  # SST's own trees
-        "lstm": {"model": {"name": "lstm", "hidden": 8}, "paper": {"sick": "tai2015/sick/lstm"}, "datasets": ["sick"]},
+        "lstm": {"model": {"name": "lstm", "hidden": 8}, "paper": {"sick": "tai2015/sick/lstm"},
+                 "datasets": ["sick", "sick_entailment"]},
     },
     "seeds": [1],
     "report": {"resamples": 200},
@@ -198,7 +201,7 @@ def test_tiny_experiment_end_to_end_then_one_change_reruns_only_its_runs(data_mi
     profile = ("--workflow-profile", str(REPO / "config" / "profiles" / "local"))
     result = snakemake("--cores", "2", "--configfile", str(experiment), *profile, workdir=tmp_path, timeout=1200)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "Tables: results/tiny/tables/ (sick.md, sst.md)" in result.stdout + result.stderr
+    assert "Tables: results/tiny/tables/ (sick.md, sst.md, sick_entailment.md)" in result.stdout + result.stderr
 
     sick = pd.read_csv(tmp_path / "results/tiny/tables/sick.csv").set_index("model")
     assert list(sick.index) == ["childsum", "lstm"] and sick.at["lstm", "n_seeds"] == 1
@@ -211,13 +214,16 @@ def test_tiny_experiment_end_to_end_then_one_change_reruns_only_its_runs(data_mi
     assert list(sst.index) == ["nary"] and 0 <= sst.at["nary", "fine_root_mean"] <= 100
     for plot in ("learning_curves", "predictions", "bars"):
         assert (tmp_path / f"results/tiny/plots/sst_{plot}.png").stat().st_size > 1000
+    entailment = pd.read_csv(tmp_path / "results/tiny/tables/sick_entailment.csv").set_index("model")
+    assert list(entailment.index) == ["lstm"] and 0 <= entailment.at["lstm", "accuracy_mean"] <= 100
+    assert "Confusion matrix, lstm" in (tmp_path / "results/tiny/tables/sick_entailment.md").read_text()
 
     changed = write_experiment(tmp_path / "changed.yaml", {
         **TINY, "models": {**TINY["models"], "lstm": {**TINY["models"]["lstm"], "model": {"name": "lstm", "hidden": 9}}}})
     dry = snakemake("--dry-run", "--configfile", str(changed), workdir=tmp_path)
     assert dry.returncode == 0, dry.stdout[-3000:]
-    # The lstm run: its config file, training and evaluation, then the SICK tables; nothing of SST.
-    assert job_counts(dry.stdout) == {"run_config": 1, "train": 1, "evaluate": 1, "report": 1, "all": 1}
+    # The lstm runs (relatedness, entailment): config files, training and evaluation, then their tables; nothing of SST.
+    assert job_counts(dry.stdout) == {"run_config": 2, "train": 2, "evaluate": 2, "report": 2, "all": 1}
 
     html = tmp_path / "report.html"
     made = snakemake("--configfile", str(experiment), "--report", str(html), workdir=tmp_path)
