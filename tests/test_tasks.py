@@ -150,3 +150,16 @@ def test_entailment_prediction_files_and_their_significance(tmp_path):
     assert f1["score_a"] == pytest.approx(classification_metrics(gold, good, 3)["macro_f1"])
     with pytest.raises(InputError, match="does not apply"):
         paired_bootstrap(tmp_path / "good.tsv", tmp_path / "bad.tsv", "pearson")
+
+
+def test_prediction_columns_of_each_task():
+    """What `treenets predict` writes per task: gold, the prediction, each class's probability."""
+    related = task_for("relatedness").prediction_columns(np.array([4.2]), np.array([3.9]))
+    assert list(related) == ["gold", "predicted"] and related["predicted"].tolist() == [3.9]
+    probabilities = np.array([[0.1, 0.1, 0.2, 0.3, 0.3]])
+    sentiment = task_for("sentiment").prediction_columns(np.array([4]), probabilities)
+    assert list(sentiment) == ["gold", "predicted", "predicted_binary", "p_0", "p_1", "p_2", "p_3", "p_4"]
+    assert sentiment["predicted"].tolist() == [3] and sentiment["predicted_binary"].tolist() == [1]
+    entailment = task_for("entailment").prediction_columns(np.array([2]), np.array([[0.2, 0.1, 0.7]]))
+    assert list(entailment) == ["gold", "predicted", "p_ENTAILMENT", "p_NEUTRAL", "p_CONTRADICTION"]
+    assert entailment["gold"].tolist() == entailment["predicted"].tolist() == ["CONTRADICTION"]

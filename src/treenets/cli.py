@@ -171,8 +171,8 @@ def _add_evaluate(subparsers) -> None:
 def _add_predict(subparsers) -> None:
     parser = subparsers.add_parser(
         "predict", help="a trained run's predictions for new sentences (raw text or the run's data format)",
-        description="Score new sentences with the best checkpoint of a complete run: sentence pairs (relatedness) "
-                    "or sentences (sentiment), in the run's dataset format or plain (a two-column TSV A<TAB>B; "
+        description="Score new sentences with the best checkpoint of a complete run: sentence pairs (relatedness, "
+                    "entailment) or sentences (sentiment), in the run's dataset format or plain (a two-column TSV A<TAB>B; "
                     "one sentence per line), tokenized and parsed as the run's data was. Writes a TSV of "
                     "predictions (score, or class and class probabilities) and reports unknown words.",
     )
