@@ -23,12 +23,13 @@ import torch.nn.functional as F
 
 from treenets.batching import SequenceBatch, TreeBatch
 from treenets.config import load_config
-from treenets.datasets import load_dataset
-from treenets.evaluate import paired_bootstrap, relatedness_metrics
+from treenets.evaluate import relatedness_metrics
+from treenets.inference import load_best
 from treenets.models import build_model
 from treenets.parse.store import ParsedSentence, ParseStore
 from treenets.report import write_report
-from treenets.train import EPOCHS, load_best, train
+from treenets.tasks import Batch, load_dataset, paired_bootstrap, task_for
+from treenets.train import EPOCHS, train
 from treenets.trees import Tree
 
 def epochs_of(run_dir: Path) -> list[dict]:
@@ -193,14 +194,23 @@ def config_dict(config) -> dict:
 
 # --------------------------------------------------------------------------- the loss
 def uniform_sentiment_model(name: str, classes: int = 5):
-    from treenets.config import ModelConfig
+    from treenets.config import model_config
+    from treenets.models.heads import SentimentHead
 
-    model = build_model(ModelConfig(name=name, hidden=4), "sentiment", np.ones((6, 3), dtype=np.float32),
-                        freeze_embeddings=True, num_classes=classes, max_length=10)
+    model = build_model(model_config(name=name, hidden=4), np.ones((6, 3), dtype=np.float32),
+                        lambda hidden: SentimentHead(hidden, classes, dropout=0.0), freeze_embeddings=True,
+                        max_length=10)
     with torch.no_grad():
         model.head.output.weight.zero_()
         model.head.output.bias.copy_(torch.arange(classes, dtype=torch.float32))  # logits = [0, 1, ..., C-1]
     return model.eval()
+
+
+def sentiment_loss(model, batch):
+    """The sentiment task's loss (what the trainer minimises) of a batch whose labels ride in it."""
+    sentences = batch.num_trees if isinstance(batch, TreeBatch) else batch.num_sequences
+    collated = Batch([str(i) for i in range(sentences)], (batch,), batch.labels, np.zeros(sentences))
+    return task_for("sentiment").loss(model, collated)
 
 
 def test_sentiment_loss_sums_over_labelled_nodes_and_divides_by_sentences():
@@ -213,12 +223,12 @@ def test_sentiment_loss_sums_over_labelled_nodes_and_divides_by_sentences():
     labels = [label for tree in (first, second) for label in tree.labels if label >= 0]
     expected = sum(log_partition - label for label in labels) / 2  # -log softmax(label), summed, / 2 sentences
     assert len(labels) == 8 and batch.num_nodes == 9
-    assert model.loss(model(batch), batch).item() == pytest.approx(expected, rel=1e-6)
+    assert sentiment_loss(model, batch).item() == pytest.approx(expected, rel=1e-6)
 
     sequences = uniform_sentiment_model("lstm")
     batch = SequenceBatch.from_token_ids([[1, 2], [3], [4, 5, 1]], labels=[4, 0, 1])
     expected = sum(log_partition - label for label in (4, 0, 1)) / 3
-    assert sequences.loss(sequences(batch), batch).item() == pytest.approx(expected, rel=1e-6)
+    assert sentiment_loss(sequences, batch).item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_epochs_jsonl_holds_the_mean_training_loss_per_pair(sick, tmp_path):

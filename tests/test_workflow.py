@@ -297,25 +297,43 @@ def test_raw_text_pairs_with_bootstrap_parsers_then_predict(data_mirror, tiny_mo
         assert predicted["sentence_a"].tolist() == [" ".join(ptb_tokens(pair.a)) for pair in test_pairs]
 
 
-# docs/results/reproduction/cpu/README.md's commands: each experiment with the overrides it ran with.
+# docs/results/reproduction/cpu/README.md's commands: each results folder, its experiment and the
+# override sets it ran with.
 REPRODUCTION = {
-    "tai2015_sick": ["cpu-glove50d.yaml", "cpu-sick-seeds.yaml"],
-    "tai2015_sst": ["cpu-glove50d.yaml", "seeds-1-3.yaml", "cpu-sst-one-seed.yaml"],
-    "socher2013_rntn": ["cpu-glove50d.yaml", "seeds-1-3.yaml"],
-    "recurrent_baselines": ["cpu-glove50d.yaml", "cpu-sst-recurrent.yaml"],
+    "tai2015_sick": ("tai2015_sick", [["cpu-glove50d.yaml", "cpu-sick-seeds.yaml"]]),
+    "tai2015_sst": ("tai2015_sst", [["cpu-glove50d.yaml", "seeds-1-3.yaml", "cpu-sst-one-seed.yaml"]]),
+    "socher2013_rntn": ("socher2013_rntn", [["cpu-glove50d.yaml", "seeds-1-3.yaml"]]),
+    "recurrent_baselines": ("recurrent_baselines", [["cpu-glove50d.yaml", "cpu-sst-recurrent.yaml"],
+                                                    ["cpu-glove50d.yaml", "cpu-sick-converge.yaml"]]),
+    "tai2015_sick_2layer_converged": ("tai2015_sick", [["cpu-glove50d.yaml", "cpu-sick-converge.yaml"]]),
 }
 
 
-@pytest.mark.parametrize("experiment", sorted(REPRODUCTION))
-def test_committed_runs_keep_their_folders(experiment, tmp_path):
-    """Every run folder (its variant digest) in the committed results is the one the workflow plans
+@pytest.mark.parametrize("folder", sorted(REPRODUCTION))
+def test_committed_runs_keep_their_folders(folder, tmp_path):
+    """Every run folder (its variant digest) in the committed results is one the workflow plans
     today: adding options and refactoring the config must not move finished runs."""
-    committed = {path for table in (REPO / "docs/results/reproduction/cpu" / experiment).glob("*_runs.md")
+    committed = {path for table in (REPO / "docs/results/reproduction/cpu" / folder).glob("*_runs.md")
                  for path in re.findall(r"results/\S+/runs/\S+/seed\d+", table.read_text())}
     assert committed
-    configs = [str(REPO / "config/experiments" / f"{experiment}.yaml")]
-    configs += [str(REPO / "config/reproduction" / name) for name in REPRODUCTION[experiment]]
-    result = snakemake("--dry-run", "--configfile", *configs, workdir=tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    planned = set(re.findall(r"results/\S+/runs/\S+/seed\d+(?=/)", result.stdout))
+    experiment, override_sets = REPRODUCTION[folder]
+    planned = set()
+    for overrides in override_sets:
+        configs = [str(REPO / "config/experiments" / f"{experiment}.yaml")]
+        configs += [str(REPO / "config/reproduction" / name) for name in overrides]
+        result = snakemake("--dry-run", "--configfile", *configs, workdir=tmp_path)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        planned |= set(re.findall(r"results/\S+/runs/\S+/seed\d+(?=/)", result.stdout))
     assert committed <= planned, sorted(committed - planned)
+
+
+def test_committed_run_configs_are_written_back_unchanged(tmp_path):
+    """Every committed config.resolved.yaml loads and is written again byte for byte (what a rerun of
+    its run compares with)."""
+    from treenets.config import dump_config, load_config
+
+    paths = sorted((REPO / "docs/results").glob("**/config.resolved.yaml"))
+    assert paths
+    for path in paths:
+        dump_config(load_config(path), tmp_path / "again.yaml")
+        assert (tmp_path / "again.yaml").read_text() == path.read_text(), path
