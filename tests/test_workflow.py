@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pandas as pd
@@ -44,18 +43,15 @@ def test_lint_is_clean(tmp_path):
 
 
 def test_workflow_env_lists_the_dependencies_of_environment_yml():
-    """The rules' conda env is environment.yml, without the dev tools (pyproject's dev extra: tests and
-    lint-imports), with the repository installed by its path."""
+    """The rules' conda env is environment.yml with the repository installed by its path."""
     root = yaml.safe_load((REPO / "environment.yml").read_text())["dependencies"]
-    dev = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"])
     rules = yaml.safe_load((REPO / "workflow" / "envs" / "treenets.yaml").read_text())["dependencies"]
 
     def packages(dependencies):
         flat = [d for d in dependencies if isinstance(d, str)] + next(d["pip"] for d in dependencies if isinstance(d, dict))
         return sorted(d for d in flat if not d.startswith("-e "))
 
-    assert dev <= set(packages(root))
-    assert packages(rules) == sorted(set(packages(root)) - dev)
+    assert packages(rules) == packages(root)
     assert "-e ../.." in next(d["pip"] for d in rules if isinstance(d, dict))
     assert (REPO / "workflow" / "envs" / "../..").resolve() == REPO
 
