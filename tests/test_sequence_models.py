@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -228,6 +234,126 @@ def test_indrnn_trace_gives_elementwise_recurrence_gradient():
         torch.testing.assert_close(grads[t - 1], u * (states[t] > 0) * grads[t])
     with pytest.raises(ValueError, match="one direction"):
         IndRNN(3, 4, bidirectional=True, constraint_len=8).trace(x.float(), lengths)
+
+
+# ---------------------------------------------------------------- IndRNN: fused kernels == the Python loop
+def fused_matches_loop(backend, layers, bidirectional, residual, batch_norm, nonlinearity, lengths, seed=0):
+    """IndRNN with ``backend`` against the same weights on the per-step loop (backend=None): outputs and
+    the gradients of x, every projection, batch norm and recurrent weight, float64, 1e-10."""
+    torch.manual_seed(seed)
+    model = IndRNN(3, 5, layers, bidirectional, nonlinearity, mag=10.0, constraint_len=4, residual=residual,
+                   batch_norm=batch_norm, backend=backend).double()
+    with torch.no_grad():  # signed weights and |u| > 1: both signs of the recurrence and growing states
+        for u in model.recurrent:
+            u.uniform_(-1.1, 1.1)
+    loop = copy.deepcopy(model)
+    loop.backend = None
+    x, lengths = padded_batch(lengths, 3, seed=seed)
+    def every_layer(module):  # every step of every layer, padding included (must be 0 there)
+        return lambda x, lengths: torch.cat(module.layer_outputs(x, lengths), dim=-1)
+
+    for function, reference in ((model, loop), (every_layer(model), every_layer(loop))):
+        out, grads = outputs_and_gradients(model, function, x, lengths)
+        ref_out, ref_grads = outputs_and_gradients(loop, reference, x, lengths)
+        torch.testing.assert_close(out, ref_out, rtol=0, atol=1e-10)
+        assert len(grads) == len(ref_grads) == 1 + len(list(model.parameters()))
+        for grad, ref_grad in zip(grads, ref_grads):
+            torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-10)
+
+
+INDRNN_VARIANTS = [  # layers, bidirectional, residual, batch_norm, nonlinearity
+    (1, False, False, False, "relu"),
+    (1, True, False, False, "tanh"),
+    (3, False, True, False, "relu"),
+    (2, True, True, True, "relu"),
+    (2, True, False, True, "tanh"),
+]
+LENGTH_CASES = {  # padded_batch adds 2 all-padding steps after the longest sequence
+    "random": [int(n) for n in torch.randint(1, 40, (7,), generator=torch.Generator().manual_seed(1))],
+    "single_steps": [1, 1],  # batch norm needs two real steps
+    "length_one_among_long": [1, 12, 1, 5],
+}
+
+
+@pytest.mark.parametrize("variant", INDRNN_VARIANTS, ids=lambda v: "-".join(map(str, v)))
+@pytest.mark.parametrize("case", LENGTH_CASES)
+def test_fused_indrnn_equals_loop_on_cpu(variant, case):
+    fused_matches_loop("cpu", *variant, LENGTH_CASES[case])
+
+
+def test_fused_indrnn_without_padding_and_t_equals_one():
+    """No padded step at all (every sequence full length), and T = 1."""
+    torch.manual_seed(2)
+    for steps in (1, 6):
+        model = IndRNN(3, 4, 2, bidirectional=True, constraint_len=6, residual=True).double()
+        loop = copy.deepcopy(model)
+        loop.backend = None
+        x = torch.randn(3, steps, 3, dtype=torch.float64)
+        lengths = torch.full((3,), steps)
+        out, grads = outputs_and_gradients(model, model, x, lengths)
+        ref_out, ref_grads = outputs_and_gradients(loop, loop, x, lengths)
+        torch.testing.assert_close(out, ref_out, rtol=0, atol=1e-10)
+        for grad, ref_grad in zip(grads, ref_grads):
+            torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-10)
+
+
+def test_fused_indrnn_is_the_default_and_float32_agrees():
+    from treenets.models.indrnn_kernels import available_backend
+
+    assert available_backend(torch.device("cpu")) == "cpu"  # g++ builds it here, and on CI
+    torch.manual_seed(3)
+    model = IndRNN(3, 8, 2, bidirectional=True, constraint_len=20)
+    loop = copy.deepcopy(model)
+    loop.backend = None
+    x, lengths = padded_batch([20, 3, 11], 3)
+    torch.testing.assert_close(model(x.float(), lengths), loop(x.float(), lengths), rtol=1e-5, atol=1e-6)
+
+
+def test_indrnn_falls_back_to_the_loop_once_warned_when_the_cpu_op_cannot_build(monkeypatch):
+    from torch.utils import cpp_extension
+
+    from treenets.models import indrnn_kernels
+
+    def no_compiler(**kwargs):
+        raise RuntimeError("g++: command not found")
+
+    monkeypatch.setattr(cpp_extension, "load_inline", no_compiler)
+    indrnn_kernels.cpu_extension.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="could not be built .*g\\+\\+: command not found.*Python loop"):
+            assert indrnn_kernels.available_backend(torch.device("cpu")) is None
+        torch.manual_seed(0)
+        model = IndRNN(3, 4, constraint_len=5).double()
+        x, lengths = padded_batch([5, 2], 3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # warned once, not on every call
+            loop_out = model(x, lengths)
+        model.backend = None
+        torch.testing.assert_close(loop_out, model(x, lengths), rtol=0, atol=0)
+    finally:
+        indrnn_kernels.cpu_extension.cache_clear()  # the next caller builds (loads) the real op again
+
+
+TRITON_CHECK = """
+import sys
+sys.path.insert(0, {tests!r})
+from test_sequence_models import INDRNN_VARIANTS, LENGTH_CASES, fused_matches_loop
+for variant in INDRNN_VARIANTS:  # the interpreter is slow: every variant once, every length case once
+    fused_matches_loop("triton", *variant, LENGTH_CASES["random"])
+for lengths in LENGTH_CASES.values():
+    fused_matches_loop("triton", *INDRNN_VARIANTS[3], lengths)
+print("triton == loop")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs triton (pip install triton)")
+def test_triton_indrnn_equals_loop_in_the_interpreter():
+    """The CUDA kernels, run by Triton's CPU interpreter on CPU tensors (a GPU runs the same code compiled)."""
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    result = subprocess.run([sys.executable, "-c", TRITON_CHECK.format(tests=str(Path(__file__).parent))], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "triton == loop" in result.stdout
 
 
 def test_reverse_padded_keeps_padding_in_place():

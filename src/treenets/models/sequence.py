@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from treenets.models.indrnn_kernels import available_backend, fused_recurrence
 from treenets.models.tree_lstm import OPEN_GATE
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -133,13 +134,16 @@ class IndRNN(nn.Module):
     """Independently recurrent network (Li et al. 2018): h_t = act(W x_t + u * h_{t-1} + b).
 
     ``IndRNN(input_dim, hidden, layers=1, bidirectional=False, nonlinearity="relu", mag=2.0,
-    constraint_len=..., residual=False, batch_norm=False)``.
+    constraint_len=..., residual=False, batch_norm=False, backend="auto")``.
     ``forward(x, lengths) -> Tensor[B, hidden * directions]``.
 
     Each layer projects all steps at once (``W x_t + b``, one Linear for both directions), optionally
     batch-normalises the projections over the real (non-padding) steps only (Li et al.'s
-    "weight -> BN -> recurrent+ReLU" order), then runs the elementwise recurrence step by step; the
-    backward direction runs the same loop over each sequence reversed within its length. With
+    "weight -> BN -> recurrent+ReLU" order), then runs the elementwise recurrence; the backward
+    direction runs it over each sequence reversed within its length. The recurrence is one compiled
+    kernel call forward and one backward (:mod:`treenets.models.indrnn_kernels`; ``backend="auto"``:
+    C++ on the CPU, Triton on CUDA; or name "cpu" / "triton"); where no kernel is available, and
+    with ``backend=None``, it runs step by step from Python (the reference). With
     ``residual=True`` every layer after the first adds its input to its output (identity shortcut).
     The trainer calls :meth:`constrain_` after every optimizer step to keep
     ``|u| <= mag ** (1 / constraint_len)`` (``constraint_len``: the longest training sequence).
@@ -147,14 +151,16 @@ class IndRNN(nn.Module):
 
     def __init__(self, input_dim: int, hidden: int, layers: int = 1, bidirectional: bool = False,
                  nonlinearity: str = "relu", mag: float = 2.0, *, constraint_len: int,
-                 residual: bool = False, batch_norm: bool = False):
+                 residual: bool = False, batch_norm: bool = False, backend: str | None = "auto"):
         super().__init__()
         self.directions = 2 if bidirectional else 1
         self.hidden = hidden
         self.hidden_size = hidden * self.directions
+        self.nonlinearity = nonlinearity
         self.activation = ACTIVATIONS[nonlinearity]
         self.recurrent_bound = mag ** (1.0 / constraint_len)
         self.residual = residual
+        self.backend = backend
         width = self.hidden_size
         self.projections = nn.ModuleList(nn.Linear(input_dim if i == 0 else width, width) for i in range(layers))
         self.recurrent = nn.ParameterList(
@@ -169,33 +175,49 @@ class IndRNN(nn.Module):
             u.clamp_(-self.recurrent_bound, self.recurrent_bound)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
-        return self._run(x, lengths)[0]
+        return self._run(x, lengths, self._backend(x.device))[0]
 
     def trace(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """``(sentences, states)``; ``states`` of the top layer (see the module docstring)."""
+        """``(sentences, states)``; ``states`` of the top layer (see the module docstring). Always the loop."""
         if self.directions != 1:
             raise ValueError("trace() follows one direction; build the encoder with bidirectional=False")
-        return self._run(x, lengths)
+        return self._run(x, lengths, None)
 
-    def _run(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, list[Tensor]]:
-        batch, steps, _ = x.shape
-        real = torch.arange(steps, device=x.device) < lengths.to(x.device).unsqueeze(1)  # [B, T]
-        inputs = x
+    def layer_outputs(self, x: Tensor, lengths: Tensor) -> list[Tensor]:
+        """Every layer's per-step outputs ``[B, T, hidden * directions]`` (zero after each length), bottom first."""
+        return self._run(x, lengths, self._backend(x.device), every_layer=True)
+
+    def _backend(self, device: torch.device) -> str | None:
+        return available_backend(device) if self.backend == "auto" else self.backend
+
+    def _run(self, x: Tensor, lengths: Tensor, backend: str | None, every_layer: bool = False):
+        real = torch.arange(x.shape[1], device=x.device) < lengths.to(x.device).unsqueeze(1)  # [B, T]
+        inputs, states, layers = x, [], []
         for i, (project, u) in enumerate(zip(self.projections, self.recurrent)):
             drive = project(inputs)
             if self.norms is not None:
                 normalised = drive.new_zeros(drive.shape)
                 normalised[real] = self.norms[i](drive[real])  # statistics of real steps only
                 drive = normalised
-            drive = self._align_backward(drive, lengths)
-            u, h, states = u.reshape(-1), drive.new_zeros(batch, self.hidden_size), []
-            for drive_t in drive.unbind(1):  # drive[:, t] would cost a [B, T, H] gradient per step
-                h = self.activation(drive_t + u * h)
-                states.append(h)
-            outputs = self._align_backward(torch.stack(states, dim=1), lengths)
-            outputs = outputs * real.unsqueeze(-1)
+            if backend is None:
+                outputs, states = self._loop(drive, u.reshape(-1), lengths, real)
+            else:  # channels hidden.. (a backward direction's) run backwards in time inside the kernel
+                outputs = fused_recurrence(drive, u.reshape(-1), lengths, self.hidden, self.nonlinearity, backend)
             inputs = outputs + inputs if self.residual and i > 0 else outputs
+            layers.append(inputs)
+        if every_layer:
+            return layers
         return sentence_vectors(inputs, lengths, self.directions), states
+
+    def _loop(self, drive: Tensor, u: Tensor, lengths: Tensor, real: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The recurrence step by step on autograd: ``(outputs masked after each length, per-step states)``."""
+        drive = self._align_backward(drive, lengths)
+        h, states = drive.new_zeros(drive.shape[0], self.hidden_size), []
+        for drive_t in drive.unbind(1):  # drive[:, t] would cost a [B, T, H] gradient per step
+            h = self.activation(drive_t + u * h)
+            states.append(h)
+        outputs = self._align_backward(torch.stack(states, dim=1), lengths)
+        return outputs * real.unsqueeze(-1), states
 
     def _align_backward(self, steps: Tensor, lengths: Tensor) -> Tensor:
         """Reverse the backward half of ``steps[B, T, directions * H]`` within each sequence (its own inverse)."""
