@@ -14,7 +14,7 @@ from treenets.batching import TreeBatch
 from treenets.cli import main
 from treenets.errors import InputError
 from treenets.models.tree_lstm import NaryTreeLSTM
-from treenets.study import speed
+from treenets.study import adding, speed
 from treenets.study.config import ModelSizes, load_study_config
 from treenets.study.grad_norms import depth_gradient_norms, node_depths, trace_tree_lstm, tree_sentiment
 from treenets.study.recurrent import Regressor, adding_problem, build_encoder, step_gradient_norms
@@ -162,6 +162,30 @@ def test_depth_norms_at_the_root_are_the_softmax_gradient():
     assert norms[0].item() == pytest.approx(expected.item(), rel=1e-10)
 
 
+def test_indrnn_learns_the_adding_problem_at_t100_in_a_few_hundred_steps():
+    """Li et al.'s 2-layer IndRNN (hidden 128, ReLU, their initialisation), Adam, batch 50: the test MSE
+    starts at the mean-predicting 1/6 and falls well below it; the run stops at the target."""
+    config = load_study_config(None, [
+        "study.models.indrnn_init=li2018",
+        'study.adding={"models": ["indrnn"], "lengths": [100], "hidden": 128, "batch_size": 50, "lr": 1.0e-3, '
+        '"steps": 500, "eval_every": 50, "target_mse": 0.05, "clip_norm": 10.0, "unclipped": false, '
+        '"test_size": 200}'])
+    table, curves = adding.run_all(config, torch.device("cpu"))
+    assert len(table) == 1 and bool(table["converged"].iloc[0])
+    assert table["test_mse"].iloc[0] < 0.05 < 0.167 and table["steps"].iloc[0] <= 500
+    assert curves["test_mse"].iloc[0] > 0.1  # it had to learn: no shortcut from the first batches
+    assert list(curves["step"]) == list(range(50, int(table["steps"].iloc[0]) + 1, 50))
+
+
+def test_adding_budgets_per_model():
+    config = load_study_config(None, ['study.adding.steps_by_model={"lstm": 5}', "study.adding.steps=9"])
+    assert config.adding.budget("lstm") == 5 and config.adding.budget("indrnn") == 9
+    with pytest.raises(InputError, match="study.adding.steps_by_model: unknown model 'elman'"):
+        load_study_config(None, ['study.adding.steps_by_model={"elman": 5}'])
+    with pytest.raises(InputError, match="study.adding.steps_by_model.lstm: must be > 0"):
+        load_study_config(None, ['study.adding.steps_by_model={"lstm": 0}'])
+
+
 # ---------------------------------------------------------------- speed table
 def test_speed_table_has_one_row_per_model_and_length():
     config = load_study_config(None, TINY)
@@ -213,8 +237,12 @@ def test_study_commands_write_their_tables_and_plots(tmp_path, capsys):
     table = pd.read_csv(out / "adding.csv")
     assert len(table) == 5 * 2 * 2  # models x lengths x (clipped, not)
     assert set(table["clipping"].astype(str)) == {"1.0", "none"}
+    assert (table["steps"] == 2).all() and not table["converged"].any()
+    curves = pd.read_csv(out / "adding_curves.csv")  # no eval_every: one point per run, at its end
+    assert len(curves) == len(table) and (curves["step"] == 2).all()
     text = (out / "adding.md").read_text()
-    assert "after 2 training steps" in text and "SGD (momentum 0.9)" in text and "~0.167" in text
+    assert "after at most 2 training steps" in text and "SGD (momentum 0.9)" in text and "~0.167" in text
+    assert "[2]" in text
     assert "CPU" in (out / "speed.md").read_text()
     for name in ("grad_norms.png", "adding.png", "speed.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

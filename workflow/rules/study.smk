@@ -5,7 +5,7 @@
 
 STUDY_PARTS = {  # CLI part -> its settings section and the files it writes (treenets.study.<module>.run)
     "grad-norms": ("grad_norms", ("grad_norms.csv", "grad_norms.png")),
-    "adding": ("adding", ("adding.csv", "adding.md", "adding.png")),
+    "adding": ("adding", ("adding.csv", "adding.md", "adding.png", "adding_curves.csv")),
     "speed": ("speed", ("speed.csv", "speed.md", "speed.png")),
 }
 STUDY_OUTPUTS = []

@@ -134,7 +134,7 @@ class IndRNN(nn.Module):
     """Independently recurrent network (Li et al. 2018): h_t = act(W x_t + u * h_{t-1} + b).
 
     ``IndRNN(input_dim, hidden, layers=1, bidirectional=False, nonlinearity="relu", mag=2.0,
-    constraint_len=..., residual=False, batch_norm=False, backend="auto")``.
+    constraint_len=..., residual=False, batch_norm=False, backend="auto", init="torch")``.
     ``forward(x, lengths) -> Tensor[B, hidden * directions]``.
 
     Each layer projects all steps at once (``W x_t + b``, one Linear for both directions), optionally
@@ -147,11 +147,15 @@ class IndRNN(nn.Module):
     ``residual=True`` every layer after the first adds its input to its output (identity shortcut).
     The trainer calls :meth:`constrain_` after every optimizer step to keep
     ``|u| <= mag ** (1 / constraint_len)`` (``constraint_len``: the longest training sequence).
+
+    ``init="torch"``: torch's Linear initialisation, u ~ U(0, bound). ``init="li2018"``: the authors'
+    adding-problem code: input weights N(0, 0.001^2), biases 0, u ~ U(0, bound) in the first layer and
+    U(mag^(-1/constraint_len), bound) above it (upper layers start close to remembering everything).
     """
 
     def __init__(self, input_dim: int, hidden: int, layers: int = 1, bidirectional: bool = False,
                  nonlinearity: str = "relu", mag: float = 2.0, *, constraint_len: int,
-                 residual: bool = False, batch_norm: bool = False, backend: str | None = "auto"):
+                 residual: bool = False, batch_norm: bool = False, backend: str | None = "auto", init: str = "torch"):
         super().__init__()
         self.directions = 2 if bidirectional else 1
         self.hidden = hidden
@@ -167,6 +171,19 @@ class IndRNN(nn.Module):
             nn.Parameter(torch.empty(self.directions, hidden).uniform_(0.0, self.recurrent_bound))
             for _ in range(layers))
         self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in range(layers)) if batch_norm else None
+        if init == "li2018":
+            self.init_as_li2018_()
+        elif init != "torch":
+            raise ValueError(f"unknown IndRNN init {init!r}; choose torch or li2018")
+
+    @torch.no_grad()
+    def init_as_li2018_(self) -> None:
+        """Li et al.'s adding-problem initialisation (see the class docstring), over torch's."""
+        for i, (project, u) in enumerate(zip(self.projections, self.recurrent)):
+            project.weight.normal_(0.0, 1e-3)
+            project.bias.zero_()
+            if i > 0:
+                u.uniform_(1.0 / self.recurrent_bound, self.recurrent_bound)
 
     @torch.no_grad()
     def constrain_(self) -> None:

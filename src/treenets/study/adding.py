@@ -1,12 +1,14 @@
 """Long-range memory: the adding problem for every (model, T), with and without gradient clipping.
 
-Every run gets the same budget of training steps on the same batches (one seeded stream per T),
-then its MSE is measured on a held-out set of that T. IndRNN's recurrent weights are clamped to
+Every run of a model gets the same budget of training steps on the same batches (one seeded stream
+per T); its MSE on a held-out set of that T is measured every ``eval_every`` steps (the learning
+curves) and at the end, and a run stops early once it is below ``target_mse``. IndRNN's recurrent weights are clamped to
 |u| <= mag ** (1 / T) after every step (:func:`treenets.study.recurrent.training_step`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -18,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from treenets.plots import pyplot, save_figure
-from treenets.study.config import StudyConfig
-from treenets.study.output import against_length, write_results
+from treenets.study.config import MODEL_LABELS, ModelSizes, StudyConfig
+from treenets.study.output import write_results
 from treenets.study.recurrent import (ADDING_BASELINE_MSE, ADDING_INPUT_DIM, Regressor, adding_problem, build_encoder,
                                       describe_device, make_optimizer, model_label,
                                       train_on_adding)
@@ -30,58 +32,90 @@ log = logging.getLogger(__name__)
 
 
 def run_one(config: StudyConfig, name: str, length: int, clip_norm: float | None, test: tuple,
-            device: torch.device) -> dict:
-    """Train one model for the budget; its test MSE, last training losses and wall time."""
+            device: torch.device) -> tuple[dict, list[dict]]:
+    """Train one model for its budget (or until its test MSE is below the target): its final row
+    (test MSE, last training losses, steps run, wall time) and its learning curve (test MSE at
+    every ``eval_every`` steps and at the end)."""
     settings = config.adding
     torch.manual_seed(config.seed)
-    model = Regressor(build_encoder(name, config.models, ADDING_INPUT_DIM, length)).to(device)
+    model = Regressor(build_encoder(name, part_sizes(config), ADDING_INPUT_DIM, length)).to(device)
     started = time.perf_counter()
     optimizer = make_optimizer(settings.optimizer, model, settings.lr)
-    losses = train_on_adding(model, settings.steps, settings.batch_size, length, optimizer, clip_norm, config.seed,
-                             device)
-    with torch.no_grad():
-        test_mse = F.mse_loss(model(test[0]), test[1]).item()
-    return {
-        "model": model_label(name, config.models), "T": length,
-        "clipping": NO_CLIPPING if clip_norm is None else clip_norm,
-        "steps": settings.steps, "batch_size": settings.batch_size, "test_mse": test_mse,
+    budget, batches = settings.budget(name), torch.Generator().manual_seed(config.seed)
+    chunk = settings.eval_every or budget
+    done, losses, curve = 0, [], []
+    while done < budget:
+        steps = min(chunk, budget - done)
+        losses += train_on_adding(model, steps, settings.batch_size, length, optimizer, clip_norm, config.seed,
+                                  device, batches)
+        done += steps
+        with torch.no_grad():
+            test_mse = F.mse_loss(model(test[0]), test[1]).item()
+        curve.append({"step": done, "test_mse": test_mse, "seconds": time.perf_counter() - started})
+        if settings.target_mse is not None and test_mse < settings.target_mse:
+            break
+    label = model_label(name, config.models)
+    clipping = NO_CLIPPING if clip_norm is None else clip_norm
+    row = {
+        "model": label, "T": length, "clipping": clipping, "steps": done, "budget": budget,
+        "batch_size": settings.batch_size, "test_mse": curve[-1]["test_mse"],
+        "converged": settings.target_mse is not None and curve[-1]["test_mse"] < settings.target_mse,
         "final_train_mse": torch.stack(losses[-10:]).mean().item(),
         "seconds": time.perf_counter() - started,
     }
+    return row, [{"model": label, "T": length, "clipping": clipping, **point} for point in curve]
 
 
-def run_all(config: StudyConfig, device: torch.device) -> pd.DataFrame:
+def part_sizes(config: StudyConfig) -> ModelSizes:
+    """The study's model sizes with this part's hidden size."""
+    hidden = config.adding.hidden
+    return config.models if hidden is None else dataclasses.replace(config.models, hidden=hidden)
+
+
+def run_all(config: StudyConfig, device: torch.device) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The final table (one row per model, T, clipping) and the learning curves."""
     settings = config.adding
-    rows = []
+    rows, curves = [], []
     for length in settings.lengths:
         x, y = adding_problem(settings.test_size, length, torch.Generator().manual_seed(config.seed + 1))
         test = (x.to(device), y.to(device))
         baseline = F.mse_loss(torch.ones_like(y), y).item()  # predicting E[sum] = 1 on this test set
         for name in settings.models:
-            for clip_norm in (settings.clip_norm, None):
-                row = {**run_one(config, name, length, clip_norm, test, device), "baseline_mse": baseline}
-                log.info("adding T=%d %s, clipping %s: test MSE %.4g (%.1f s)", length, row["model"],
-                         row["clipping"], row["test_mse"], row["seconds"])
+            for clip_norm in (settings.clip_norm, None) if settings.unclipped else (settings.clip_norm,):
+                row, curve = run_one(config, name, length, clip_norm, test, device)
+                row["baseline_mse"] = baseline
+                log.info("adding T=%d %s, clipping %s: test MSE %.4g after %d steps (%.1f s)", length, row["model"],
+                         row["clipping"], row["test_mse"], row["steps"], row["seconds"])
                 rows.append(row)
-    return pd.DataFrame(rows)
+                curves += curve
+    return pd.DataFrame(rows), pd.DataFrame(curves)
 
 
 def caption(config: StudyConfig, table: pd.DataFrame, device: torch.device) -> str:
-    settings, sizes = config.adding, config.models
+    settings, sizes = config.adding, part_sizes(config)
     baselines = ", ".join(f"T={t}: {b:.3f}" for t, b in table.groupby("T")["baseline_mse"].first().items())
     adam_note = (" (Adam rescales every update by a running gradient scale, so clipping acts on it only where"
                  " one step's gradient stands out)") if settings.optimizer == "adam" else ""
-    return (f"Adding problem: MSE on {settings.test_size} held-out sequences per T after {settings.steps} training "
-            f"steps (batch {settings.batch_size}, {OPTIMIZER_NAMES[settings.optimizer]} lr {settings.lr:g}, "
-            f"hidden {sizes.hidden}; IndRNN {sizes.indrnn_layers} layers with |u| <= {sizes.mag:g}^(1/T)); "
-            f"clipping: global gradient norm <= {settings.clip_norm:g}, or none{adam_note}. Predicting the mean sum "
+    budgets = ", ".join(f"{MODEL_LABELS[m]} {settings.budget(m)}" for m in settings.models
+                        if settings.budget(m) != settings.steps)
+    budget = f"at most {settings.steps} training steps" + (f" ({budgets})" if budgets else "")
+    stop = (f", stopped once below {settings.target_mse:g} (tested every {settings.eval_every or settings.steps} "
+            f"steps)") if settings.target_mse is not None else ""
+    clipping = (f"global gradient norm <= {settings.clip_norm:g}" + (f", or none{adam_note}" if settings.unclipped
+                                                                      else ""))
+    init = ", Li et al.'s initialisation" if sizes.indrnn_init == "li2018" else ""
+    return (f"Adding problem: MSE on {settings.test_size} held-out sequences per T after {budget}{stop}; "
+            f"[n] = steps run (batch {settings.batch_size}, {OPTIMIZER_NAMES[settings.optimizer]} lr {settings.lr:g}, "
+            f"hidden {sizes.hidden}, one layer; IndRNN {sizes.indrnn_layers} layers, ReLU, |u| <= "
+            f"{sizes.mag:g}^(1/T){init}); clipping: {clipping}. Predicting the mean sum "
             f"1 scores ~{ADDING_BASELINE_MSE:.3f} (Var of the sum of two U(0,1) = 1/6; on these test sets "
             f"{baselines}): a model below it remembered the marked values. Device: {describe_device(device)}.")
 
 
 def markdown(table: pd.DataFrame, text: str) -> str:
-    """MSE per (model, clipping) and T; a non-finite MSE (the training diverged) reads "diverged"."""
-    cells = table.assign(cell=[f"{v:.4f}" if math.isfinite(v) else "diverged" for v in table["test_mse"]])
+    """MSE [steps run] per (model, clipping) and T; a non-finite MSE (the training diverged) reads "diverged"."""
+    cells = table.assign(cell=[(f"{v:.4f}" if math.isfinite(v) else "diverged") + f" [{n}]"
+                               for v, n in zip(table["test_mse"], table["steps"])])
     wide = cells.pivot(index=["model", "clipping"], columns="T", values="cell")
     wide = wide.reindex(pd.MultiIndex.from_frame(table[["model", "clipping"]].drop_duplicates()))
     wide.columns = [f"T={t}" for t in wide.columns]
@@ -89,22 +123,31 @@ def markdown(table: pd.DataFrame, text: str) -> str:
         + f"\n\n{text}\n"
 
 
-def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
+def plot(curves: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
+    """Test MSE against training steps, one panel per T."""
     plt = pyplot()
-    figure, axis = plt.subplots(figsize=(9, 4.5))
-    for index, (model, runs) in enumerate(table.groupby("model", sort=False)):
-        for clipped, style in ((True, "-o"), (False, "--s")):
-            line = runs[(runs["clipping"] != NO_CLIPPING) == clipped]
-            axis.plot(line["T"], line["test_mse"], style, color=f"C{index}",
-                      label=f"{model}, {'clipped' if clipped else 'no clipping'}")
-    axis.axhline(ADDING_BASELINE_MSE, color="gray", linestyle=":", label="predict the mean (1/6)")
-    against_length(axis, "test MSE", title)
-    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the lines cross the plot
+    lengths = sorted(curves["T"].unique())
+    figure, axes = plt.subplots(1, len(lengths), figsize=(4 * len(lengths) + 2, 4), squeeze=False, sharey=True)
+    for axis, length in zip(axes[0], lengths):
+        for index, (model, runs) in enumerate(curves[curves["T"] == length].groupby("model", sort=False)):
+            for clipped, style in ((True, "-"), (False, "--")):
+                line = runs[(runs["clipping"] != NO_CLIPPING) == clipped]
+                if len(line):
+                    axis.plot(line["step"], line["test_mse"], style, marker="o" if len(line) == 1 else None,
+                              color=f"C{index}", label=f"{model}, {'clipped' if clipped else 'no clipping'}")
+        axis.axhline(ADDING_BASELINE_MSE, color="gray", linestyle=":", label="predict the mean (1/6)")
+        axis.set_yscale("log")
+        axis.set_xlabel("training steps")
+        axis.set_title(f"T = {length}", fontsize=9)
+    axes[0][0].set_ylabel("test MSE")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the lines cross
+    figure.suptitle(title, fontsize=9)
     save_figure(figure, path)
 
 
 def run(config: StudyConfig, out_dir: str | os.PathLike, device: torch.device) -> dict[str, Path]:
-    table = run_all(config, device)
+    table, curves = run_all(config, device)
     paths = write_results(out_dir, "adding", table, markdown(table, caption(config, table, device)))
-    plot(table, paths["plot"], f"Adding problem, {config.adding.steps} steps per run ({describe_device(device)})")
+    paths["curves"] = write_results(out_dir, "adding_curves", curves)["csv"]
+    plot(curves, paths["plot"], f"Adding problem: test MSE against training steps ({describe_device(device)})")
     return paths

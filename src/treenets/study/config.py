@@ -31,11 +31,11 @@ MODEL_LABELS = {
 SST_TRAIN = str(Path(DEFAULT_CACHE) / CORPORA["sst"].files["train"].path)
 
 
-def _check_models(models: tuple[str, ...], where: str) -> None:
+def _check_models(models: tuple[str, ...], where: str, allow_none: bool = False) -> None:
     unknown = [m for m in models if m not in MODEL_LABELS]
     if unknown:
         raise InputError(f"{where}: unknown model {unknown[0]!r}; choose from {', '.join(MODEL_LABELS)}")
-    if not models:
+    if not models and not allow_none:
         raise InputError(f"{where}: name at least one model")
 
 
@@ -59,6 +59,8 @@ class ModelSizes:
     slices: int = 8  # SRNN(n, k): n
     levels: int = 2  # SRNN(n, k): k
     srnn_cell: Literal["rnn", "lstm", "gru"] = "gru"  # the SRNN paper's cell
+    # IndRNN's initialisation: torch's Linear defaults, or Li et al.'s adding-problem code (IndRNN's docstring)
+    indrnn_init: Literal["torch", "li2018"] = "torch"
 
     def __post_init__(self):
         _check_positive(self, "study.models", ("hidden", "layers", "indrnn_layers", "slices", "levels"))
@@ -114,15 +116,31 @@ class AddingConfig:
     models: tuple[str, ...] = ("rnn_tanh", "rnn_relu", "lstm", "gru", "indrnn")
     lengths: tuple[int, ...] = (50, 200, 1000, 5000)
     steps: int = 20  # training budget per (model, T, clipping): a CPU smoke budget, far too few to learn
+    steps_by_model: dict[str, int] = field(default_factory=dict)  # other budgets for some models
     batch_size: int = 16
     optimizer: Literal["adam", "sgd"] = "adam"  # sgd: momentum 0.9, where clipping matters more
     lr: float = 1e-3
-    clip_norm: float = 1.0  # the "with clipping" runs; every setting also runs without
+    clip_norm: float = 1.0  # the "with clipping" runs
+    unclipped: bool = True  # also run every setting without clipping
     test_size: int = 256  # held-out sequences the MSE is measured on
+    hidden: int | None = None  # this part's hidden size; None: study.models.hidden
+    eval_every: int | None = None  # test MSE every that many steps (the learning curves); None: at the end
+    target_mse: float | None = None  # a run stops once its test MSE is below this (converged)
 
     def __post_init__(self):
         _check_models(self.models, "study.adding.models")
+        _check_models(tuple(self.steps_by_model), "study.adding.steps_by_model", allow_none=True)
         _check_positive(self, "study.adding", ("steps", "batch_size", "lr", "clip_norm", "test_size"))
+        for key in ("hidden", "eval_every", "target_mse"):
+            if getattr(self, key) is not None:
+                _check_positive(self, "study.adding", (key,))
+        for model, steps in self.steps_by_model.items():
+            if steps <= 0:
+                raise InputError(f"study.adding.steps_by_model.{model}: must be > 0, got {steps}")
+
+    def budget(self, model: str) -> int:
+        """Training steps of ``model``'s runs."""
+        return self.steps_by_model.get(model, self.steps)
         if not self.lengths or min(self.lengths) < 2:
             raise InputError(f"study.adding.lengths: every T must be >= 2, got {list(self.lengths)}")
 

@@ -53,8 +53,11 @@ def build_encoder(name: str, sizes: ModelSizes, input_dim: int, length: int) -> 
     }
     if name not in configs:
         raise InputError(f"unknown study model {name!r}; choose from {', '.join(MODEL_LABELS)}")
-    return models.build_encoder(model_config(**{"hidden": sizes.hidden, "layers": sizes.layers, **configs[name]}),
-                                input_dim)
+    encoder = models.build_encoder(model_config(**{"hidden": sizes.hidden, "layers": sizes.layers, **configs[name]}),
+                                   input_dim)
+    if name == "indrnn" and sizes.indrnn_init == "li2018":
+        encoder.init_as_li2018_()  # after torch's initialisation, as IndRNN(init="li2018") does
+    return encoder
 
 
 def model_label(name: str, sizes: ModelSizes) -> str:
@@ -105,10 +108,12 @@ def make_optimizer(name: str, model: nn.Module, lr: float) -> torch.optim.Optimi
 
 
 def train_on_adding(model: Regressor, steps: int, batch_size: int, length: int, optimizer: torch.optim.Optimizer,
-                    clip_norm: float | None, seed: int, device: torch.device) -> list[Tensor]:
+                    clip_norm: float | None, seed: int, device: torch.device,
+                    batches: torch.Generator | None = None) -> list[Tensor]:
     """``steps`` steps on fresh adding-problem batches (the same ones for every model with this
-    seed); the per-step losses, left on the device."""
-    batches = torch.Generator().manual_seed(seed)
+    seed; or drawn from ``batches``, to go on where an earlier call stopped); the per-step losses,
+    left on the device."""
+    batches = torch.Generator().manual_seed(seed) if batches is None else batches
     losses = []
     for _ in range(steps):
         x, target = adding_problem(batch_size, length, batches)
