@@ -394,6 +394,16 @@ def test_srnn_matches_sequences_sliced_alone(slices, levels, cell, bidirectional
     assert_same_function(model, lambda x, lengths: srnn_reference(model, x, lengths), x, lengths)
 
 
+@pytest.mark.parametrize("steps", [16, 13, 3])
+def test_srnn_unpadded_batches_match_sequences_sliced_alone(steps):
+    """No padding: 16 = 2^2 * 4 slices into a view of x, 13 needs leading empty steps, 3 leaves pieces empty."""
+    torch.manual_seed(8)
+    model = SlicedRNN(3, 4, slices=2, levels=2).double()
+    x = torch.rand(3, steps, 3, dtype=torch.float64)
+    lengths = torch.full((3,), steps)
+    assert_same_function(model, lambda x, lengths: srnn_reference(model, x, lengths), x, lengths)
+
+
 def test_srnn_result_does_not_depend_on_batch_mates():
     torch.manual_seed(6)
     model = SlicedRNN(3, 4, slices=2, levels=2).double()

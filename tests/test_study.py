@@ -34,6 +34,9 @@ TINY = [  # settings that make every command finish in seconds
     "study.grad_norms.tree.train_trees=4", "study.grad_norms.tree.probe_trees=2",
     "study.grad_norms.tree.batch_size=2", "study.grad_norms.tree.train_steps=2",
     "study.grad_norms.tree.embeddings=random:3",
+    "study.grad_norms.depth.layers=3", "study.grad_norms.depth.hidden=4", "study.grad_norms.depth.length=6",
+    "study.grad_norms.depth.batch_size=3", "study.grad_norms.depth.train_steps=2",
+    "study.grad_norms.depth.sst_train_steps=2", "study.grad_norms.depth.sst_batch_size=2",
     "study.adding.lengths=[4, 9]", "study.adding.steps=2", "study.adding.optimizer=sgd",
     "study.adding.batch_size=3", "study.adding.test_size=5",
     "study.speed.lengths=[4, 8]", "study.speed.warmup_steps=0", "study.speed.timed_steps=1",
@@ -233,6 +236,13 @@ def test_study_commands_write_their_tables_and_plots(tmp_path, capsys):
     assert sequences["norm"].map(math.isfinite).all()
     tree_rows = norms[norms["part"] == "tree"]
     assert tree_rows["position"].min() == 0 and set(tree_rows["phase"]) == {"init", "trained"}
+    for task in ("adding", "sst"):  # 3 models x (init, trained) x 3 layers, every norm finite and > 0
+        deep = norms[norms["part"] == f"depth_{task}"]
+        assert len(deep) == 3 * 2 * 3 and set(deep["position"]) == {1, 2, 3}
+        assert (deep["norm"] > 0).all() and deep["norm"].map(math.isfinite).all()
+    summary = pd.read_csv(out / "depth.csv")
+    assert len(summary) == 2 * 3 and summary["finite"].all()
+    assert "3 layers of hidden 4" in (out / "depth.md").read_text()
 
     table = pd.read_csv(out / "adding.csv")
     assert len(table) == 5 * 2 * 2  # models x lengths x (clipped, not)

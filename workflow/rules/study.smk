@@ -4,7 +4,7 @@
 # CORPORA of common.smk; STUDY_OUTPUTS is what `rule all` asks for (empty without a study: section).
 
 STUDY_PARTS = {  # CLI part -> its settings section and the files it writes (treenets.study.<module>.run)
-    "grad-norms": ("grad_norms", ("grad_norms.csv", "grad_norms.png")),
+    "grad-norms": ("grad_norms", ("grad_norms.csv", "grad_norms.png", "depth.csv", "depth.md")),
     "adding": ("adding", ("adding.csv", "adding.md", "adding.png", "adding_curves.csv")),
     "speed": ("speed", ("speed.csv", "speed.md", "speed.png")),
 }

@@ -281,9 +281,12 @@ class SlicedRNN(nn.Module):
         first_step = width * pieces - lengths  # where the real tokens start in the padded sequence
         edges = (torch.arange(pieces + 1, device=x.device) * width.unsqueeze(1) - first_step.unsqueeze(1)).clamp(min=0)
         starts, counts = edges[:, :-1], edges.diff(dim=1)  # [B, n^k]: a piece's real tokens
-        index = (starts.unsqueeze(-1) + torch.arange(int(width.max()), device=x.device)).clamp(max=steps - 1)
-        tokens = x.gather(1, index.view(batch, -1, 1).expand(-1, -1, dim)).view(batch * pieces, -1, dim)
         counts = counts.reshape(-1)
+        if steps % pieces == 0 and bool((lengths == steps).all()):  # no padding, no empty step: pieces are a view
+            tokens = x.reshape(batch * pieces, steps // pieces, dim)
+        else:  # each piece's real tokens moved to its front
+            index = (starts.unsqueeze(-1) + torch.arange(int(width.max()), device=x.device)).clamp(max=steps - 1)
+            tokens = x.gather(1, index.view(batch, -1, 1).expand(-1, -1, dim)).view(batch * pieces, -1, dim)
         summaries = self._run_nonempty(self.levels[0], tokens, counts)
         for level in self.levels[1:]:
             # Children of a group: empty ones lead; shift the rest to the front of the group.
@@ -297,6 +300,8 @@ class SlicedRNN(nn.Module):
     @staticmethod
     def _run_nonempty(encoder: RecurrentEncoder, inputs: Tensor, counts: Tensor) -> Tensor:
         """Encode the rows of ``inputs`` with ``counts > 0`` (left-aligned); empty rows get zeros."""
+        if bool((counts > 0).all()):  # nothing to leave out: no row copies
+            return encoder(inputs, counts)
         rows = counts.nonzero().squeeze(1)
         encoded = encoder(inputs.index_select(0, rows), counts.index_select(0, rows))
         return inputs.new_zeros(len(counts), encoder.hidden_size).index_copy(0, rows, encoded)

@@ -89,6 +89,34 @@ class TreeProbeConfig:
 
 
 @dataclass(frozen=True)
+class DepthConfig:
+    """Deep stacks (study.depth): residual IndRNN (batch norm) against plain LSTM / RNN stacks, trained on
+    the adding problem and on SST root sentiment (the tree probe's sentences and word vectors)."""
+
+    models: tuple[str, ...] = ("indrnn", "lstm", "rnn_tanh")
+    layers: int = 21  # Li et al.'s deepest
+    hidden: int = 32
+    length: int = 100  # adding-problem T
+    batch_size: int = 32
+    train_steps: int = 300  # adding problem, Adam
+    sst_train_steps: int = 100  # SST sentences, Adam
+    sst_batch_size: int = 25
+    lr: float = 1e-3
+    clip_norm: float = 1.0
+
+    def __post_init__(self):
+        _check_models(self.models, "study.grad_norms.depth.models")
+        if not set(self.models) <= {"indrnn", "lstm", "gru", "rnn_tanh", "rnn_relu"}:
+            raise InputError("study.grad_norms.depth.models: only stacked models (not srnn)")
+        _check_positive(self, "study.grad_norms.depth", ("layers", "hidden", "batch_size", "lr", "clip_norm",
+                                                         "sst_batch_size"))
+        if self.length < 2:
+            raise InputError("study.grad_norms.depth.length: the adding problem needs T >= 2")
+        if min(self.train_steps, self.sst_train_steps) < 0:
+            raise InputError("study.grad_norms.depth: train_steps and sst_train_steps must be >= 0")
+
+
+@dataclass(frozen=True)
 class GradNormsConfig:
     models: tuple[str, ...] = ("rnn_tanh", "rnn_relu", "lstm", "gru", "indrnn")
     length: int = 100  # adding-problem sequences the sequence models train on and are probed with
@@ -97,6 +125,7 @@ class GradNormsConfig:
     lr: float = 1e-3  # Adam
     clip_norm: float | None = 1.0  # keeps the ReLU RNN's training finite, so its trained norms exist
     tree: TreeProbeConfig = field(default_factory=TreeProbeConfig)
+    depth: DepthConfig = field(default_factory=DepthConfig)
 
     def __post_init__(self):
         _check_models(self.models, "study.grad_norms.models")

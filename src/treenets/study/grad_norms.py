@@ -32,6 +32,7 @@ from treenets.models.heads import SentimentHead
 from treenets.models.reference import nary_cell
 from treenets.models.tree_lstm import NaryTreeLSTM
 from treenets.plots import pyplot, save_figure
+from treenets.study import depth
 from treenets.study.config import StudyConfig, TreeProbeConfig
 from treenets.study.output import write_results
 from treenets.study.recurrent import (ADDING_INPUT_DIM, Regressor, adding_problem, build_encoder, describe_device,
@@ -180,12 +181,19 @@ def _with_training(rows: list[dict], steps: int, losses: list[Tensor]) -> list[d
 
 
 def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
-    """Log-scale norms: steps of the sequence models (left), depths of the Tree-LSTM (right)."""
+    """Log-scale norms: steps of the sequence models, depths of the Tree-LSTM (top); layers of the deep
+    stacks on the adding problem and on SST (bottom)."""
     plt = pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    panels = [("sequence", "step t (the loss reads h_T)", "||dL/dh_t||, batch mean"),
-              ("tree", "depth (0 = the root, where the loss is)", "||dL/dh||, mean over the nodes at that depth")]
-    for axis, (part, xlabel, ylabel) in zip(axes, panels):
+    figure, axes = plt.subplots(2, 2, figsize=(12, 9))
+    panels = [("sequence", "step t (the loss reads h_T)", "||dL/dh_t||, batch mean",
+               "Recurrent encoders on the adding problem"),
+              ("tree", "depth (0 = the root, where the loss is)", "||dL/dh||, mean over the nodes at that depth",
+               "Tree-LSTM on SST (root loss)"),
+              ("depth_adding", "layer (1 = the bottom; the loss reads the top)", "||dL/dW_l|| (input weights)",
+               "Deep stacks on the adding problem"),
+              ("depth_sst", "layer (1 = the bottom; the loss reads the top)", "||dL/dW_l|| (input weights)",
+               "Deep stacks on SST sentences (root label)")]
+    for axis, (part, xlabel, ylabel, heading) in zip(axes.flat, panels):
         rows = table[table["part"] == part]
         for index, (model, lines) in enumerate(rows.groupby("model", sort=False)):
             color = f"C{index}"
@@ -195,20 +203,40 @@ def plot(table: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
         axis.set_yscale("log")
         axis.set_xlabel(xlabel)
         axis.set_ylabel(ylabel)
-        axis.legend(fontsize=7)
-    axes[0].set_title("Recurrent encoders on the adding problem")
-    axes[1].set_title("Tree-LSTM on SST (root loss)")
+        axis.set_title(heading)
+        if len(rows):
+            axis.legend(fontsize=7)
     figure.suptitle(title, fontsize=9)
     save_figure(figure, path)
 
 
+def depth_markdown(summary: pd.DataFrame, config: StudyConfig, device: torch.device) -> str:
+    settings = config.grad_norms.depth
+    table = summary.rename(columns={"task": "Task", "model": "Model", "layers": "Layers", "steps": "Steps",
+                                    "metric": "Metric", "init": "At init", "trained": "Trained",
+                                    "finite": "Finite losses"})
+    return table.to_markdown(index=False, floatfmt=".4g") + (
+        f"\n\nDeep stacks: {settings.layers} layers of hidden {settings.hidden}; IndRNN residual with batch norm "
+        f"(|u| <= {config.models.mag:g}^(1/T)), LSTM and RNN (tanh) plain torch.nn stacks. Adam lr {settings.lr:g}, "
+        f"gradient norm clipped at {settings.clip_norm:g}. Adding problem: T={settings.length}, batch "
+        f"{settings.batch_size}, {settings.train_steps} steps, MSE on one held-out batch (predicting the mean: "
+        f"~0.167). SST: {config.grad_norms.tree.train_trees} training sentences (root labels, "
+        f"{config.grad_norms.tree.embeddings} vectors tuned), batch {settings.sst_batch_size}, "
+        f"{settings.sst_train_steps} steps, accuracy on {config.grad_norms.tree.probe_trees} held-out sentences "
+        f"(5 classes). Per-layer gradient norms: grad_norms.csv (parts depth_adding, depth_sst) and grad_norms.png. "
+        f"{describe_device(device)}.\n")
+
+
 def run(config: StudyConfig, out_dir: str | os.PathLike, device: torch.device) -> dict[str, Path]:
-    table = pd.DataFrame(sequence_rows(config, device) + tree_rows(config, device))
+    deep_rows, deep_summary = depth.run_all(config, device)
+    table = pd.DataFrame(sequence_rows(config, device) + tree_rows(config, device) + deep_rows)
     paths = write_results(out_dir, "grad_norms", table)
+    summary = pd.DataFrame(deep_summary)
+    paths["depth"] = write_results(out_dir, "depth", summary, depth_markdown(summary, config, device))["markdown"]
     settings = config.grad_norms
     plot(table, paths["plot"],
          f"Adding problem T={settings.length}, batch {settings.batch_size}, {settings.train_steps} Adam steps; "
          f"SST: {settings.tree.probe_trees} held-out trees, {settings.tree.train_steps} Adagrad steps; "
-         f"hidden {config.models.hidden}\ndashed: at initialisation, solid: trained; float64 probe; "
-         f"{describe_device(device)}")
+         f"hidden {config.models.hidden}; deep stacks: {settings.depth.layers} layers (depth.md)\n"
+         f"dashed: at initialisation, solid: trained; float64 probe (sequences, trees); {describe_device(device)}")
     return paths

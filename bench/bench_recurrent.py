@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Speed of the long-sequence encoders (issue 18): IndRNN's fused recurrence and the Sliced RNN.
+
+Everything is one forward + backward (what a training step costs besides the optimizer), batch 32,
+timed in turns (every model once per round, the median over rounds), so load on a shared machine
+hits all alike and the ratios come from one run:
+
+* ``indrnn``: one IndRNN layer (``Linear(H, H)`` projection, the recurrence, ReLU; gradients of
+  every step's output reach the input and all weights) with the fused kernel against the same
+  layer on the per-step Python loop, and against ``torch.nn.GRU(H, H)`` (cuDNN on CUDA). Also the
+  recurrence alone (fused kernel against the loop) and its memory-traffic floor: forward reads
+  the drive and writes h, backward reads dL/dh and h and writes dL/d(drive), 5 x B*T*H floats,
+  at the bandwidth of a same-sized tensor copy measured in the same run.
+* ``srnn``: SRNN(8, 2) and SRNN(16, 2) with GRU cells against the standard GRU over the whole
+  sequence (input 2 features, the adding problem's), sentence vector at the end.
+
+Needs torch alone (``PYTHONPATH=src``; the C++ op is built on first use with g++, Triton on CUDA).
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src python bench/bench_recurrent.py --json docs/results/gradient_flow/bench_recurrent_cpu.json
+    PYTHONPATH=src python bench/bench_recurrent.py --device cuda --json out.json
+    PYTHONPATH=src python bench/bench_recurrent.py --quick       # a seconds-long smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from treenets.models.indrnn_kernels import available_backend, fused_recurrence  # noqa: E402
+from treenets.models.sequence import IndRNN, RecurrentEncoder, SlicedRNN  # noqa: E402
+
+BATCH = 32
+FLOAT_BYTES = 4
+RECURRENCE_TENSORS = 5  # drive, h (forward); dL/dh, h, dL/d(drive) (backward)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed_in_turns(jobs: dict, rounds: int, device: torch.device) -> dict[str, float]:
+    """Median seconds of each job (a callable), every job once per round after one untimed warm-up."""
+    for job in jobs.values():
+        job()
+    times = {name: [] for name in jobs}
+    for _ in range(rounds):
+        for name, job in jobs.items():
+            synchronize(device)
+            started = time.perf_counter()
+            job()
+            synchronize(device)
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def forward_backward(module, inputs, loss):
+    def job():
+        module.zero_grad(set_to_none=True)
+        inputs.grad = None
+        loss(module, inputs).backward()
+    return job
+
+
+def indrnn_rows(hidden: int, lengths: list[int], loop_max: int, gru_max: int, rounds: int,
+                device: torch.device) -> list[dict]:
+    torch.manual_seed(0)
+    rows = []
+    for steps in lengths:
+        x = torch.randn(BATCH, steps, hidden, device=device, requires_grad=True)
+        full = torch.full((BATCH,), steps, device=device)
+        fused = IndRNN(hidden, hidden, constraint_len=steps).to(device)
+        loop = IndRNN(hidden, hidden, constraint_len=steps, backend=None).to(device)
+        loop.load_state_dict(fused.state_dict())
+        gru = torch.nn.GRU(hidden, hidden, batch_first=True).to(device)
+        every_step = lambda module, inputs: module.layer_outputs(inputs, full)[-1].sum()  # noqa: E731
+        jobs = {"fused_layer": forward_backward(fused, x, every_step)}
+        drive = torch.randn(BATCH, steps, hidden, device=device, requires_grad=True)
+        u = torch.rand(hidden, device=device, requires_grad=True)
+        backend = available_backend(device)
+        jobs["fused_recurrence"] = lambda: fused_recurrence(drive, u, full, hidden, "relu", backend).sum().backward()
+        if steps <= gru_max:
+            jobs["gru_layer"] = forward_backward(gru, x, lambda module, inputs: module(inputs)[0].sum())
+        if steps <= loop_max:
+            jobs["loop_layer"] = forward_backward(loop, x, every_step)
+            jobs["loop_recurrence"] = lambda: (loop._loop(drive, u, full, torch.ones(BATCH, steps, dtype=torch.bool,
+                                                                                       device=device))[0]
+                                               .sum().backward())
+        source = torch.randn(BATCH * steps * hidden, device=device)
+        target = torch.empty_like(source)
+        jobs["copy"] = lambda: target.copy_(source)
+        seconds = timed_in_turns(jobs, rounds, device)
+        bandwidth = 2 * source.numel() * FLOAT_BYTES / seconds.pop("copy")  # read + write, bytes/s
+        floor = RECURRENCE_TENSORS * BATCH * steps * hidden * FLOAT_BYTES / bandwidth
+        row = {"part": "indrnn", "hidden": hidden, "T": steps, "batch": BATCH, **{f"{k}_s": v for k, v in seconds.items()},
+               "copy_bandwidth_GBps": bandwidth / 1e9, "memory_floor_s": floor,
+               "floor_fraction": floor / seconds["fused_recurrence"]}
+        if "loop_layer" in seconds:
+            row["layer_speedup_vs_loop"] = seconds["loop_layer"] / seconds["fused_layer"]
+            row["recurrence_speedup_vs_loop"] = seconds["loop_recurrence"] / seconds["fused_recurrence"]
+        if "gru_layer" in seconds:
+            row["layer_speedup_vs_gru"] = seconds["gru_layer"] / seconds["fused_layer"]
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def srnn_rows(hidden: int, lengths: list[int], gru_max: int, rounds: int, device: torch.device) -> list[dict]:
+    torch.manual_seed(0)
+    rows = []
+    last_state = lambda module, inputs: module(inputs, torch.full((BATCH,), inputs.shape[1])).sum()  # noqa: E731
+    for steps in lengths:
+        x = torch.rand(BATCH, steps, 2, device=device, requires_grad=True)
+        jobs = {}
+        if steps <= gru_max:
+            jobs["gru"] = forward_backward(RecurrentEncoder(2, hidden, "gru").to(device), x, last_state)
+        for n, k in ((8, 2), (16, 2)):
+            jobs[f"srnn_{n}_{k}"] = forward_backward(SlicedRNN(2, hidden, n, k, "gru").to(device), x, last_state)
+        seconds = timed_in_turns(jobs, rounds, device)
+        row = {"part": "srnn", "hidden": hidden, "T": steps, "batch": BATCH, **{f"{k}_s": v for k, v in seconds.items()}}
+        if "gru" in seconds:
+            for name in ("srnn_8_2", "srnn_16_2"):
+                row[f"{name}_speedup_vs_gru"] = seconds["gru"] / seconds[name]
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def describe(device: torch.device) -> dict:
+    info = {"device": device.type, "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "python": sys.version.split()[0], "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine(), "backend": available_backend(device)}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cudnn"] = torch.backends.cudnn.version()
+    if hasattr(os, "getloadavg"):
+        info["load_average"] = os.getloadavg()
+    return info
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--parts", default="indrnn,srnn")
+    parser.add_argument("--hidden", default="32,128")
+    parser.add_argument("--indrnn-lengths", default="64,256,1024,4096,16384")
+    parser.add_argument("--srnn-lengths", default="1024,4096,16384,32768")
+    parser.add_argument("--loop-max", type=int, default=4096, help="longest T the per-step loop runs")
+    parser.add_argument("--gru-max", type=int, default=32768, help="longest T the plain GRU runs")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--srnn-rounds", type=int, help="rounds of the srnn part (default: --rounds)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    parser.add_argument("--json", help="write the rows and the setup here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if args.quick:
+        args.hidden, args.indrnn_lengths, args.srnn_lengths, args.rounds = "8", "16,64", "64,256", 1
+    hiddens = [int(h) for h in args.hidden.split(",")]
+    parts = args.parts.split(",")
+    setup = describe(device)
+    print(f"# {json.dumps(setup)}", flush=True)
+    rows = []
+    for hidden in hiddens:
+        if "indrnn" in parts:
+            rows += indrnn_rows(hidden, [int(t) for t in args.indrnn_lengths.split(",")], args.loop_max,
+                                args.gru_max, args.rounds, device)
+        if "srnn" in parts:
+            rows += srnn_rows(hidden, [int(t) for t in args.srnn_lengths.split(",")], args.gru_max,
+                              args.srnn_rounds or args.rounds, device)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"setup": setup, "command": " ".join(sys.argv), "rows": rows},
+                                              indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
