@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Speed of the long-sequence encoders (issue 18): IndRNN's fused recurrence and the Sliced RNN.
 
-Everything is one forward + backward (what a training step costs besides the optimizer), batch 32,
+Everything is one forward + backward (what a training step costs besides the optimizer; backward from
+a fixed random gradient of the outputs, as a layer above would send it), batch 32,
 timed in turns (every model once per round, the median over rounds), so load on a shared machine
 hits all alike and the ratios come from one run:
 
 * ``indrnn``: one IndRNN layer (``Linear(H, H)`` projection, the recurrence, ReLU; gradients of
   every step's output reach the input and all weights) with the fused kernel against the same
-  layer on the per-step Python loop, and against ``torch.nn.GRU(H, H)`` (cuDNN on CUDA). Also the
+  layer on the per-step Python loop, and against ``torch.nn.GRU(H, H)`` (``--baselines gru,lstm``:
+  also the LSTM; cuDNN on CUDA). Also the
   recurrence alone (fused kernel against the loop) and its memory-traffic floor: forward reads
   the drive and writes h, backward reads dL/dh and h and writes dL/d(drive), 5 x B*T*H floats,
   at the bandwidth of a same-sized tensor copy measured in the same run.
@@ -18,6 +20,7 @@ Needs torch alone (``PYTHONPATH=src``; the C++ op is built on first use with g++
 
     OMP_NUM_THREADS=1 PYTHONPATH=src python bench/bench_recurrent.py --json docs/results/gradient_flow/bench_recurrent_cpu.json
     PYTHONPATH=src python bench/bench_recurrent.py --device cuda --json out.json
+    PYTHONPATH=src python bench/bench_recurrent.py --device cuda --check   # fused == loop on the device
     PYTHONPATH=src python bench/bench_recurrent.py --quick       # a seconds-long smoke run
 """
 
@@ -63,16 +66,23 @@ def timed_in_turns(jobs: dict, rounds: int, device: torch.device) -> dict[str, f
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def forward_backward(module, inputs, loss):
+def forward_backward(module, inputs, outputs, upstream: torch.Tensor | None = None):
+    """A job: ``outputs(module, inputs)``, then backward with the fixed gradient ``upstream`` (what the
+    layer above would send; default: ones of the output's shape, drawn once)."""
+    gradients = {}
+
     def job():
         module.zero_grad(set_to_none=True)
         inputs.grad = None
-        loss(module, inputs).backward()
+        out = outputs(module, inputs)
+        if "out" not in gradients:
+            gradients["out"] = torch.randn_like(out) if upstream is None else upstream
+        out.backward(gradients["out"])
     return job
 
 
 def indrnn_rows(hidden: int, lengths: list[int], loop_max: int, gru_max: int, rounds: int,
-                device: torch.device) -> list[dict]:
+                device: torch.device, baselines: list[str]) -> list[dict]:
     torch.manual_seed(0)
     rows = []
     for steps in lengths:
@@ -81,20 +91,24 @@ def indrnn_rows(hidden: int, lengths: list[int], loop_max: int, gru_max: int, ro
         fused = IndRNN(hidden, hidden, constraint_len=steps).to(device)
         loop = IndRNN(hidden, hidden, constraint_len=steps, backend=None).to(device)
         loop.load_state_dict(fused.state_dict())
-        gru = torch.nn.GRU(hidden, hidden, batch_first=True).to(device)
-        every_step = lambda module, inputs: module.layer_outputs(inputs, full)[-1].sum()  # noqa: E731
-        jobs = {"fused_layer": forward_backward(fused, x, every_step)}
+        upstream = torch.randn(BATCH, steps, hidden, device=device)  # dL/d(every output), the same for all
+        every_step = lambda module, inputs: module.layer_outputs(inputs, full)[-1]  # noqa: E731
+        jobs = {"fused_layer": forward_backward(fused, x, every_step, upstream)}
         drive = torch.randn(BATCH, steps, hidden, device=device, requires_grad=True)
-        u = torch.rand(hidden, device=device, requires_grad=True)
+        u = torch.nn.Parameter(torch.rand(hidden, device=device))
+        recurrence = torch.nn.ParameterList([u])
         backend = available_backend(device)
-        jobs["fused_recurrence"] = lambda: fused_recurrence(drive, u, full, hidden, "relu", backend).sum().backward()
+        jobs["fused_recurrence"] = forward_backward(
+            recurrence, drive, lambda _, d: fused_recurrence(d, u, full, hidden, "relu", backend), upstream)
         if steps <= gru_max:
-            jobs["gru_layer"] = forward_backward(gru, x, lambda module, inputs: module(inputs)[0].sum())
+            for name in baselines:  # torch.nn's layer of that cell (cuDNN on CUDA)
+                cell = getattr(torch.nn, name.upper())(hidden, hidden, batch_first=True).to(device)
+                jobs[f"{name}_layer"] = forward_backward(cell, x, lambda module, inputs: module(inputs)[0], upstream)
         if steps <= loop_max:
-            jobs["loop_layer"] = forward_backward(loop, x, every_step)
-            jobs["loop_recurrence"] = lambda: (loop._loop(drive, u, full, torch.ones(BATCH, steps, dtype=torch.bool,
-                                                                                       device=device))[0]
-                                               .sum().backward())
+            jobs["loop_layer"] = forward_backward(loop, x, every_step, upstream)
+            real = torch.ones(BATCH, steps, dtype=torch.bool, device=device)
+            jobs["loop_recurrence"] = forward_backward(recurrence, drive, lambda _, d: loop._loop(d, u, full, real)[0],
+                                                       upstream)
         source = torch.randn(BATCH * steps * hidden, device=device)
         target = torch.empty_like(source)
         jobs["copy"] = lambda: target.copy_(source)
@@ -107,8 +121,9 @@ def indrnn_rows(hidden: int, lengths: list[int], loop_max: int, gru_max: int, ro
         if "loop_layer" in seconds:
             row["layer_speedup_vs_loop"] = seconds["loop_layer"] / seconds["fused_layer"]
             row["recurrence_speedup_vs_loop"] = seconds["loop_recurrence"] / seconds["fused_recurrence"]
-        if "gru_layer" in seconds:
-            row["layer_speedup_vs_gru"] = seconds["gru_layer"] / seconds["fused_layer"]
+        for name in baselines:
+            if f"{name}_layer" in seconds:
+                row[f"layer_speedup_vs_{name}"] = seconds[f"{name}_layer"] / seconds["fused_layer"]
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
@@ -117,7 +132,7 @@ def indrnn_rows(hidden: int, lengths: list[int], loop_max: int, gru_max: int, ro
 def srnn_rows(hidden: int, lengths: list[int], gru_max: int, rounds: int, device: torch.device) -> list[dict]:
     torch.manual_seed(0)
     rows = []
-    last_state = lambda module, inputs: module(inputs, torch.full((BATCH,), inputs.shape[1])).sum()  # noqa: E731
+    last_state = lambda module, inputs: module(inputs, torch.full((BATCH,), inputs.shape[1]))  # noqa: E731
     for steps in lengths:
         x = torch.rand(BATCH, steps, 2, device=device, requires_grad=True)
         jobs = {}
@@ -133,6 +148,33 @@ def srnn_rows(hidden: int, lengths: list[int], gru_max: int, rounds: int, device
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
+
+
+def check(device: torch.device) -> int:
+    """The device's fused kernel against the per-step loop: bidirectional, residual, batch norm, ReLU and
+    tanh, random lengths with padding, a length-1 sequence; outputs and every gradient, float64."""
+    failures = 0
+    for nonlinearity in ("relu", "tanh"):
+        torch.manual_seed(0)
+        fused = IndRNN(3, 16, 3, True, nonlinearity, constraint_len=50, residual=True, batch_norm=True).double()
+        loop = IndRNN(3, 16, 3, True, nonlinearity, constraint_len=50, residual=True, batch_norm=True,
+                      backend=None).double()
+        loop.load_state_dict(fused.state_dict())
+        lengths = torch.tensor([50, 1, 17, 33, 2, 49])
+        x = torch.randn(len(lengths), 52, 3, dtype=torch.float64)
+        results = []
+        for module in (fused.to(device), loop.to(device)):
+            inputs = x.to(device).requires_grad_(True)
+            out = torch.cat(module.layer_outputs(inputs, lengths), dim=-1)
+            weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype, device=device).view_as(out)
+            grads = torch.autograd.grad((out * weights).sum(), [inputs, *module.parameters()])
+            results.append([out, *grads])
+        worst = max((a - b).abs().max().item() for a, b in zip(*results))
+        ok = worst <= 1e-10
+        failures += not ok
+        print(f"{'ok' if ok else 'FAIL'}: IndRNN {nonlinearity} fused ({available_backend(device)}) == loop on "
+              f"{device.type}, largest difference {worst:.2e} (outputs and {len(results[0]) - 1} gradients)")
+    return 1 if failures else 0
 
 
 def describe(device: torch.device) -> dict:
@@ -156,7 +198,10 @@ def main() -> int:
     parser.add_argument("--indrnn-lengths", default="64,256,1024,4096,16384")
     parser.add_argument("--srnn-lengths", default="1024,4096,16384,32768")
     parser.add_argument("--loop-max", type=int, default=4096, help="longest T the per-step loop runs")
-    parser.add_argument("--gru-max", type=int, default=32768, help="longest T the plain GRU runs")
+    parser.add_argument("--gru-max", type=int, default=32768, help="longest T the torch.nn baselines run")
+    parser.add_argument("--baselines", default="gru", help="torch.nn layers the IndRNN layer is timed against")
+    parser.add_argument("--check", action="store_true",
+                        help="instead: the fused IndRNN == the loop on this device (float64, all gradients)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--srnn-rounds", type=int, help="rounds of the srnn part (default: --rounds)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
@@ -168,13 +213,15 @@ def main() -> int:
         args.hidden, args.indrnn_lengths, args.srnn_lengths, args.rounds = "8", "16,64", "64,256", 1
     hiddens = [int(h) for h in args.hidden.split(",")]
     parts = args.parts.split(",")
+    if args.check:
+        return check(device)
     setup = describe(device)
     print(f"# {json.dumps(setup)}", flush=True)
     rows = []
     for hidden in hiddens:
         if "indrnn" in parts:
             rows += indrnn_rows(hidden, [int(t) for t in args.indrnn_lengths.split(",")], args.loop_max,
-                                args.gru_max, args.rounds, device)
+                                args.gru_max, args.rounds, device, args.baselines.split(","))
         if "srnn" in parts:
             rows += srnn_rows(hidden, [int(t) for t in args.srnn_lengths.split(",")], args.gru_max,
                               args.srnn_rounds or args.rounds, device)

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # One run on a lent CUDA machine (python3 + torch + numpy only; no treenets install) that checks
-# and times the tree engine of issue 3, in well under 5 minutes:
+# and times the tree engine of issue 3 and the long-sequence encoders of issue 18, in under 10 minutes:
 #   check       batched == naive reference on CUDA for every tree encoder, float64 and float32,
 #               outputs and all gradients; CUDA == CPU in float64; no host-device sync in fwd+bwd
 #   bench_cuda  training steps of the N-ary Tree-LSTM (x 300, h 150, batch 25 and 256, real SST
 #               train trees): trees/s, engine/naive, peak memory, a full SST epoch, graph probe
 #   bench_cpu   the same on that machine's CPU, 2 threads (its cores are not shared): engine vs
 #               naive, and vs DGL if a DGL wheel is carried (DGL_WHEEL)
-# Logs and JSON land in $OUT (7 files); the exit status is non-zero if anything failed.
+#   recurrent_check  IndRNN's Triton kernel == the per-step loop on CUDA (float64, every gradient; issue 18)
+#   recurrent_cuda   bench_recurrent.py on CUDA: the fused IndRNN layer against the loop, cuDNN's GRU and
+#               LSTM (T up to 16384), SRNN(8,2) and SRNN(16,2) against cuDNN's GRU (T up to 32768)
+# Logs and JSON land in $OUT (11 files); the exit status is non-zero if anything failed.
 #
 #   SST_DIR=.gpu/data/sst OUT=/tmp/out bash bench/gpu_check.sh      # on the GPU machine
 #   PYTHON=.venv/bin/python OUT=/tmp/out bash bench/gpu_check.sh --tiny   # CPU smoke test, ~1 minute
@@ -65,4 +68,9 @@ step check 60 $PYTHON bench/bench_tree_engine.py --check --device "$device" "${t
 step bench_cuda 150 $PYTHON bench/bench_tree_engine.py --device "$device" --engines engine,naive --epoch \
   --graph-probe --json "$OUT/bench_cuda.json" "${tiny[@]}"
 step bench_cpu 80 $PYTHON bench/bench_tree_engine.py --device cpu --threads 2 --json "$OUT/bench_cpu.json" "${tiny[@]}"
+quick=()
+if [[ ${#tiny[@]} -gt 0 ]]; then quick=(--quick); fi
+step recurrent_check 60 $PYTHON bench/bench_recurrent.py --check --device "$device"
+step recurrent_cuda 240 $PYTHON bench/bench_recurrent.py --device "$device" --baselines gru,lstm --loop-max 1024 \
+  --json "$OUT/bench_recurrent_cuda.json" "${quick[@]}"
 exit $status

@@ -90,7 +90,7 @@ class TreeProbeConfig:
 
 @dataclass(frozen=True)
 class DepthConfig:
-    """Deep stacks (study.depth): residual IndRNN (batch norm) against plain LSTM / RNN stacks, trained on
+    """Deep stacks (study.grad_norms.depth): residual IndRNN against plain LSTM / RNN stacks, trained on
     the adding problem and on SST root sentiment (the tree probe's sentences and word vectors)."""
 
     models: tuple[str, ...] = ("indrnn", "lstm", "rnn_tanh")

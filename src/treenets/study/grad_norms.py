@@ -216,8 +216,8 @@ def depth_markdown(summary: pd.DataFrame, config: StudyConfig, device: torch.dev
                                     "metric": "Metric", "init": "At init", "trained": "Trained",
                                     "finite": "Finite losses"})
     return table.to_markdown(index=False, floatfmt=".4g") + (
-        f"\n\nDeep stacks: {settings.layers} layers of hidden {settings.hidden}; IndRNN residual with batch norm "
-        f"(|u| <= {config.models.mag:g}^(1/T)), LSTM and RNN (tanh) plain torch.nn stacks. Adam lr {settings.lr:g}, "
+        f"\n\nDeep stacks: {settings.layers} layers of hidden {settings.hidden}; IndRNN residual ({config.models.indrnn_init} "
+        f"initialisation, |u| <= {config.models.mag:g}^(1/T)), LSTM and RNN (tanh) plain torch.nn stacks. Adam lr {settings.lr:g}, "
         f"gradient norm clipped at {settings.clip_norm:g}. Adding problem: T={settings.length}, batch "
         f"{settings.batch_size}, {settings.train_steps} steps, MSE on one held-out batch (predicting the mean: "
         f"~0.167). SST: {config.grad_norms.tree.train_trees} training sentences (root labels, "

@@ -2,7 +2,8 @@
 
 A step is what training does: forward, backward, gradient clipping and an Adam update, on an
 adding-problem batch of length T. On CUDA the torch.nn RNN/LSTM/GRU run cuDNN's fused kernels;
-IndRNN runs one small elementwise step per token from Python; SRNN(n, k) runs each of its k + 1
+IndRNN runs its recurrence as one fused kernel call forward and one backward (C++ on the CPU, Triton
+on CUDA; :mod:`treenets.models.indrnn_kernels`); SRNN(n, k) runs each of its k + 1
 levels as one batched cuDNN call over sequences n^k times shorter. Timings are wall-clock with the
 device synchronised around them, after untimed warm-up steps.
 """
