@@ -346,6 +346,7 @@ print("triton == loop")
 """
 
 
+@pytest.mark.slow  # ~20 s on an idle core: the interpreter runs every program in Python
 @pytest.mark.skipif(importlib.util.find_spec("triton") is None, reason="needs triton (pip install triton)")
 def test_triton_indrnn_equals_loop_in_the_interpreter():
     """The CUDA kernels, run by Triton's CPU interpreter on CPU tensors (a GPU runs the same code compiled)."""

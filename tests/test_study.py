@@ -180,6 +180,28 @@ def test_indrnn_learns_the_adding_problem_at_t100_in_a_few_hundred_steps():
     assert list(curves["step"]) == list(range(50, int(table["steps"].iloc[0]) + 1, 50))
 
 
+def test_adding_runs_split_by_length_merge_into_the_same_table(tmp_path, capsys):
+    """The workflow runs every T as its own job: merged, the numbers are those of one run over all T."""
+    options = ["--device", "cpu"] + [arg for setting in TINY for arg in ("--set", setting)] + \
+        ["--set", 'study.adding.models=["indrnn", "lstm"]', "--set", "study.adding.eval_every=1"]
+    assert main(["study", "adding", "--out", str(tmp_path / "all")] + options) == 0
+    for length in (4, 9):
+        assert main(["study", "adding", "--out", str(tmp_path / f"T{length}")] + options +
+                    ["--set", f"study.adding.lengths=[{length}]"]) == 0
+    runs = [str(tmp_path / "T9"), str(tmp_path / "T4")]
+    assert main(["study", "adding-merge", "--out", str(tmp_path / "merged"), "--runs", *runs] + options) == 0
+    numbers = ["model", "T", "clipping", "steps", "test_mse", "final_train_mse"]
+    whole, merged = (pd.read_csv(tmp_path / folder / "adding.csv") for folder in ("all", "merged"))
+    pd.testing.assert_frame_equal(merged[numbers], whole[numbers])
+    curves = pd.read_csv(tmp_path / "merged" / "adding_curves.csv")
+    assert len(curves) == 2 * 2 * 2 * 2  # models x T x clipping x 2 evaluations
+    assert (tmp_path / "merged" / "adding.md").read_text().split("\n")[:6] == \
+        (tmp_path / "all" / "adding.md").read_text().split("\n")[:6]
+    capsys.readouterr()
+    assert main(["study", "adding-merge", "--out", str(tmp_path / "bad"), "--runs", runs[0]] + options) == 1
+    assert "the runs in" in capsys.readouterr().err and not (tmp_path / "bad" / "adding.csv").exists()
+
+
 def test_adding_budgets_per_model():
     config = load_study_config(None, ['study.adding.steps_by_model={"lstm": 5}', "study.adding.steps=9"])
     assert config.adding.budget("lstm") == 5 and config.adding.budget("indrnn") == 9

@@ -101,6 +101,7 @@ def _add_study(subparsers) -> None:
                        "at initialisation and after a short training: grad_norms.{csv,png}"),
         ("adding", "the adding problem for every model and T, with and without clipping: adding.{csv,md,png}"),
         ("speed", "training steps per second against T: speed.{csv,md,png}"),
+        ("adding-merge", "one adding-problem table and plot from runs over some lengths each (--runs)"),
     ):
         parser = parts.add_parser(part, help=text, description=text)
         parser.add_argument("--out", required=True, help="the folder the files go to (results/<experiment>/study)")
@@ -109,6 +110,8 @@ def _add_study(subparsers) -> None:
                             help="override a setting, e.g. study.adding.steps=2000 (repeatable)")
         parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
                             help="shorthand for --set study.device=DEVICE")
+        if part == "adding-merge":
+            parser.add_argument("--runs", nargs="+", required=True, help="folders of `treenets study adding` runs")
 
     def run(args) -> None:
         import importlib
@@ -120,8 +123,14 @@ def _add_study(subparsers) -> None:
         device_override = [f"study.device={args.device}"] if args.device else []
         config = load_study_config(args.config, args.overrides + device_override)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-        module = importlib.import_module(f"treenets.study.{args.part.replace('-', '_')}")
-        for path in module.run(config, args.out, resolve_device(config.device)).values():
+        if args.part == "adding-merge":
+            from treenets.study import adding
+
+            paths = adding.merge(config, args.out, args.runs)
+        else:
+            module = importlib.import_module(f"treenets.study.{args.part.replace('-', '_')}")
+            paths = module.run(config, args.out, resolve_device(config.device))
+        for path in paths.values():
             print(path)
 
     study.set_defaults(func=run)

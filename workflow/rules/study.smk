@@ -5,7 +5,7 @@
 
 STUDY_PARTS = {  # CLI part -> its settings section and the files it writes (treenets.study.<module>.run)
     "grad-norms": ("grad_norms", ("grad_norms.csv", "grad_norms.png", "depth.csv", "depth.md")),
-    "adding": ("adding", ("adding.csv", "adding.md", "adding.png", "adding_curves.csv")),
+    "adding": ("adding", ("adding.csv", "adding.md", "adding.png", "adding_curves.csv")),  # merged, see below
     "speed": ("speed", ("speed.csv", "speed.md", "speed.png")),
 }
 STUDY_OUTPUTS = []
@@ -25,13 +25,44 @@ if "study" in config:
     STUDY_DIR = f"{RESULTS}/study"
     STUDY_OUTPUTS = [f"{STUDY_DIR}/{name}" for _, names in STUDY_PARTS.values() for name in names]
 
+    def study_settings(section, **replace):
+        """Only this part's settings (editing another part's budget does not rerun it), as JSON for --set."""
+        settings = {key: value for key, value in STUDY_SECTION.items() if key in ("seed", "device", "models", section)}
+        settings[section] = {**settings.get(section, {}), **replace}
+        return json.dumps(settings)
+
+    # The adding problem runs one job per T (the long ones dominate), then one table and plot from all.
+    ADDING_RUNS = {length: f"{STUDY_DIR}/adding_runs/T{length}" for length in STUDY.adding.lengths}
+    for length, folder in ADDING_RUNS.items():
+
+        rule:
+            name:
+                f"study_adding_T{length}"
+            output:
+                [f"{folder}/{name}" for name in STUDY_PARTS["adding"][1]],
+            params:
+                out=folder,
+                settings=study_settings("adding", lengths=[length]),
+            log:
+                f"{LOGS}/study/adding_T{length}.log",
+            threads: config["resources"]["study"]["threads"]
+            resources:
+                mem_mb=config["resources"]["study"]["mem_mb"],
+                runtime=config["resources"]["study"]["runtime"],
+            conda:
+                ENV
+            shell:
+                "OMP_NUM_THREADS={threads} treenets study adding --out {params.out:q}"
+                " --set study={params.settings:q} > {log:q} 2>&1"
+
     for part, (section, names) in STUDY_PARTS.items():
 
         rule:
             name:
                 f"study_{section}"
             input:
-                [STUDY.grad_norms.tree.sst_file] if part == "grad-norms" else [],
+                {"grad-norms": [STUDY.grad_norms.tree.sst_file],
+                 "adding": [f"{folder}/adding.csv" for folder in ADDING_RUNS.values()]}.get(part, []),
             output:
                 [
                     f"{STUDY_DIR}/{name}" if name.endswith(".md") else
@@ -40,11 +71,10 @@ if "study" in config:
                     for name in names
                 ],
             params:
-                part=part,
+                part="adding-merge" if part == "adding" else part,
+                runs=" --runs " + " ".join(f"'{folder}'" for folder in ADDING_RUNS.values()) if part == "adding" else "",
                 out=lambda wildcards, output: Path(output[0]).parent,
-                # Only this part's settings: editing another part's budget does not rerun it.
-                settings=json.dumps({key: value for key, value in STUDY_SECTION.items()
-                                     if key in ("seed", "device", "models", section)}),
+                settings=study_settings(section),
             log:
                 f"{LOGS}/study/{part}.log",
             threads: config["resources"]["study"]["threads"]
@@ -54,5 +84,5 @@ if "study" in config:
             conda:
                 ENV
             shell:
-                "OMP_NUM_THREADS={threads} treenets study {params.part} --out {params.out:q}"
+                "OMP_NUM_THREADS={threads} treenets study {params.part} --out {params.out:q}{params.runs}"
                 " --set study={params.settings:q} > {log:q} 2>&1"

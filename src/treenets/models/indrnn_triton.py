@@ -40,7 +40,7 @@ def zero_padding(out, row, length, T, C, channels, inside, BLOCK: tl.constexpr):
 def forward(d, u, lengths, h, T, C, R, RELU: tl.constexpr, BLOCK: tl.constexpr):
     channels, inside, reverse, length, weight, row = program_setup(u, lengths, T, C, R, BLOCK)
     state = tl.zeros([BLOCK], dtype=weight.dtype)
-    for s in range(0, length):
+    for s in tl.range(0, length, num_stages=3):  # the drive's loads do not wait for the state: pipelined
         t = tl.where(reverse, length - 1 - s, s)
         pre = tl.load(d + row + t * C + channels, mask=inside, other=0.0) + weight * state
         state = activate(pre, RELU)
@@ -53,7 +53,7 @@ def backward(gh, h, u, lengths, gd, gu, T, C, R, RELU: tl.constexpr, BLOCK: tl.c
     channels, inside, reverse, length, weight, row = program_setup(u, lengths, T, C, R, BLOCK)
     carry = tl.zeros([BLOCK], dtype=weight.dtype)  # dL/dh_{t} arriving from step t + 1
     weight_grad = tl.zeros([BLOCK], dtype=weight.dtype)
-    for step in range(0, length):
+    for step in tl.range(0, length, num_stages=3):
         s = length - 1 - step  # recurrence steps in reverse
         t = tl.where(reverse, length - 1 - s, s)
         previous = tl.where(reverse, t + 1, t - 1)

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from treenets.errors import InputError
 from treenets.plots import pyplot, save_figure
 from treenets.study.config import MODEL_LABELS, ModelSizes, StudyConfig
 from treenets.study.output import write_results
@@ -61,7 +62,7 @@ def run_one(config: StudyConfig, name: str, length: int, clip_norm: float | None
         "batch_size": settings.batch_size, "test_mse": curve[-1]["test_mse"],
         "converged": settings.target_mse is not None and curve[-1]["test_mse"] < settings.target_mse,
         "final_train_mse": torch.stack(losses[-10:]).mean().item(),
-        "seconds": time.perf_counter() - started,
+        "seconds": time.perf_counter() - started, "device": describe_device(device),
     }
     return row, [{"model": label, "T": length, "clipping": clipping, **point} for point in curve]
 
@@ -91,7 +92,7 @@ def run_all(config: StudyConfig, device: torch.device) -> tuple[pd.DataFrame, pd
     return pd.DataFrame(rows), pd.DataFrame(curves)
 
 
-def caption(config: StudyConfig, table: pd.DataFrame, device: torch.device) -> str:
+def caption(config: StudyConfig, table: pd.DataFrame) -> str:
     settings, sizes = config.adding, part_sizes(config)
     baselines = ", ".join(f"T={t}: {b:.3f}" for t, b in table.groupby("T")["baseline_mse"].first().items())
     adam_note = (" (Adam rescales every update by a running gradient scale, so clipping acts on it only where"
@@ -109,7 +110,7 @@ def caption(config: StudyConfig, table: pd.DataFrame, device: torch.device) -> s
             f"hidden {sizes.hidden}, one layer; IndRNN {sizes.indrnn_layers} layers, ReLU, |u| <= "
             f"{sizes.mag:g}^(1/T){init}); clipping: {clipping}. Predicting the mean sum "
             f"1 scores ~{ADDING_BASELINE_MSE:.3f} (Var of the sum of two U(0,1) = 1/6; on these test sets "
-            f"{baselines}): a model below it remembered the marked values. Device: {describe_device(device)}.")
+            f"{baselines}): a model below it remembered the marked values. Device: {', '.join(table['device'].unique())}.")
 
 
 def markdown(table: pd.DataFrame, text: str) -> str:
@@ -146,8 +147,29 @@ def plot(curves: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
 
 
 def run(config: StudyConfig, out_dir: str | os.PathLike, device: torch.device) -> dict[str, Path]:
-    table, curves = run_all(config, device)
-    paths = write_results(out_dir, "adding", table, markdown(table, caption(config, table, device)))
+    return write(config, out_dir, *run_all(config, device))
+
+
+def write(config: StudyConfig, out_dir: str | os.PathLike, table: pd.DataFrame, curves: pd.DataFrame
+          ) -> dict[str, Path]:
+    """adding.{csv,md,png} and adding_curves.csv."""
+    paths = write_results(out_dir, "adding", table, markdown(table, caption(config, table)))
     paths["curves"] = write_results(out_dir, "adding_curves", curves)["csv"]
-    plot(curves, paths["plot"], f"Adding problem: test MSE against training steps ({describe_device(device)})")
+    plot(curves, paths["plot"], f"Adding problem: test MSE against training steps ({', '.join(table['device'].unique())})")
     return paths
+
+
+def merge(config: StudyConfig, out_dir: str | os.PathLike, run_dirs: list[str | os.PathLike]) -> dict[str, Path]:
+    """One table and one plot from runs of this part over some lengths each (``--set study.adding.lengths=[T]``
+    per folder: the workflow runs every T as its own job). Every length of the config must be there once."""
+    tables = [pd.read_csv(Path(folder) / "adding.csv") for folder in run_dirs]
+    curves = pd.concat([pd.read_csv(Path(folder) / "adding_curves.csv") for folder in run_dirs], ignore_index=True)
+    table = pd.concat(tables, ignore_index=True)
+    found = sorted(table["T"].unique().tolist())
+    if found != sorted(config.adding.lengths) or table.duplicated(["model", "T", "clipping"]).any():
+        raise InputError(f"study.adding.lengths {list(config.adding.lengths)}: the runs in {', '.join(map(str, run_dirs))}"
+                         f" hold T = {found}" + (" (some twice)" if table.duplicated(["model", "T", "clipping"]).any()
+                                                  else ""))
+    order = {length: i for i, length in enumerate(config.adding.lengths)}
+    table = table.sort_values("T", key=lambda t: t.map(order), kind="stable").reset_index(drop=True)
+    return write(config, out_dir, table, curves)
