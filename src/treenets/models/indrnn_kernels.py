@@ -21,6 +21,7 @@ import warnings
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 NONLINEARITIES = ("relu", "tanh")
 
@@ -205,6 +206,7 @@ class FusedRecurrence(torch.autograd.Function):
         return h
 
     @staticmethod
+    @once_differentiable  # a second derivative would need a kernel of its own
     def backward(ctx, grad_h):
         h, u, lengths = ctx.saved_tensors
         reverse_from, relu, backend = ctx.options
