@@ -135,7 +135,8 @@ class IndRNN(nn.Module):
 
     ``IndRNN(input_dim, hidden, layers=1, bidirectional=False, nonlinearity="relu", mag=2.0,
     constraint_len=..., residual=False, batch_norm=False, backend="auto", init="torch")``.
-    ``forward(x, lengths) -> Tensor[B, hidden * directions]``.
+    ``forward(x, lengths) -> Tensor[B, hidden * directions]``; ``layer_outputs(x, lengths)``: every
+    layer's per-step outputs (the depth study's and the benchmark's view).
 
     Each layer projects all steps at once (``W x_t + b``, one Linear for both directions), optionally
     batch-normalises the projections over the real (non-padding) steps only (Li et al.'s
