@@ -25,11 +25,10 @@ if "study" in config:
     STUDY_DIR = f"{RESULTS}/study"
     STUDY_OUTPUTS = [f"{STUDY_DIR}/{name}" for _, names in STUDY_PARTS.values() for name in names]
 
-    def study_settings(section, **replace):
-        """Only this part's settings (editing another part's budget does not rerun it), as JSON for --set."""
-        settings = {key: value for key, value in STUDY_SECTION.items() if key in ("seed", "device", "models", section)}
-        settings[section] = {**settings.get(section, {}), **replace}
-        return json.dumps(settings)
+    # Only this part's settings (editing another part's budget does not rerun it), as JSON for --set.
+    study_settings = lambda section, **replace: json.dumps({
+        **{key: value for key, value in STUDY_SECTION.items() if key in ("seed", "device", "models")},
+        section: {**STUDY_SECTION.get(section, {}), **replace}})
 
     # The adding problem runs one job per T (the long ones dominate), then one table and plot from all.
     ADDING_RUNS = {length: f"{STUDY_DIR}/adding_runs/T{length}" for length in STUDY.adding.lengths}
