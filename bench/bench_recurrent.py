@@ -38,6 +38,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from bench_tree_engine import import_engine  # noqa: E402
+
+import_engine()  # treenets.models without its config-building init where nltk, conllu, yaml are missing
 from treenets.models.indrnn_kernels import available_backend, fused_recurrence  # noqa: E402
 from treenets.models.sequence import IndRNN, RecurrentEncoder, SlicedRNN  # noqa: E402
 
