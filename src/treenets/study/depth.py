@@ -109,11 +109,9 @@ def sentence_batch(trees, vocab: Vocab, device: torch.device) -> tuple[Tensor, T
     return padded.to(device), lengths, labels.to(device)
 
 
-def sst_rows(config: StudyConfig, device: torch.device) -> tuple[list[dict], list[dict]]:
-    from treenets.study.grad_norms import load_sst_slices  # grad_norms imports this module
-
+def sst_rows(config: StudyConfig, device: torch.device, train_trees: list, probe_trees: list
+             ) -> tuple[list[dict], list[dict]]:
     settings, tree_settings = config.grad_norms.depth, config.grad_norms.tree
-    train_trees, probe_trees = load_sst_slices(tree_settings, config.seed)
     vocab = Vocab.build(tree.words for tree in train_trees + probe_trees)
     vectors = embedding_matrix(vocab, tree_settings.embeddings, config.seed, tree_settings.embeddings_cache)
     probe = sentence_batch(probe_trees, vocab, device)
@@ -155,8 +153,10 @@ def sst_rows(config: StudyConfig, device: torch.device) -> tuple[list[dict], lis
     return out, summary
 
 
-def run_all(config: StudyConfig, device: torch.device) -> tuple[list[dict], list[dict]]:
-    """Per-layer norm rows (the grad_norms table's format) and one summary row per (task, model)."""
+def run_all(config: StudyConfig, device: torch.device, train_trees: list, probe_trees: list
+            ) -> tuple[list[dict], list[dict]]:
+    """Per-layer norm rows (the grad_norms table's format) and one summary row per (task, model); SST:
+    the tree probe's training and held-out trees, read as sentences."""
     adding_out, adding_summary = adding_rows(config, device)
-    sst_out, sst_summary = sst_rows(config, device)
+    sst_out, sst_summary = sst_rows(config, device, train_trees, probe_trees)
     return adding_out + sst_out, adding_summary + sst_summary

@@ -228,7 +228,7 @@ def depth_markdown(summary: pd.DataFrame, config: StudyConfig, device: torch.dev
 
 
 def run(config: StudyConfig, out_dir: str | os.PathLike, device: torch.device) -> dict[str, Path]:
-    deep_rows, deep_summary = depth.run_all(config, device)
+    deep_rows, deep_summary = depth.run_all(config, device, *load_sst_slices(config.grad_norms.tree, config.seed))
     table = pd.DataFrame(sequence_rows(config, device) + tree_rows(config, device) + deep_rows)
     paths = write_results(out_dir, "grad_norms", table)
     summary = pd.DataFrame(deep_summary)
