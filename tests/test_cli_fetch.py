@@ -37,7 +37,7 @@ def test_unknown_name_is_one_line_and_exit_1(tmp_path, capsys):
     assert captured.out == ""
     assert captured.err.splitlines() == [
         "treenets: error: unknown dataset 'imdb'; known: sick, sick-full, sst, ud-english-lines, "
-        "ptb-sample, glove-840b-300d, glove-6b"
+        "ptb-sample, glove-840b-300d, sick-treelstm, glove-840b-300d-sick, glove-6b"
     ]
 
 

@@ -46,7 +46,7 @@ def test_registry_checksums_are_those_of_the_verified_mirror(data_mirror):
         reversed(line.split(maxsplit=1)) for line in (data_mirror / "SHA256SUMS").read_text().splitlines()
     )
     pinned = [f for corpus in CORPORA.values() for f in corpus.files.values() if f.sha256]
-    assert len(pinned) == 11
+    assert len(pinned) == 11 + 36 + 2  # + sick-treelstm's 36 files, glove-840b-300d-sick's 2
     for entry in pinned:
         assert verified[entry.path] == entry.sha256, entry.path
     unpinned = [f.path for corpus in CORPORA.values() for f in corpus.files.values() if not f.sha256]
@@ -63,6 +63,22 @@ def test_fetch_copies_from_the_mirror_and_returns_the_folder(tmp_path, data_mirr
         assert (folder / name).read_bytes() == (data_mirror / "sst" / name).read_bytes()
     # A second fetch finds the verified copy in the cache, even without the mirror.
     assert fetch("sst:dev", tmp_path / "raw") == folder / "dev.txt"
+
+
+def test_tai_et_al_sick_inputs_are_fetched_through_the_mirror(tmp_path, data_mirror, monkeypatch):
+    monkeypatch.setenv(MIRROR_ENV, str(data_mirror))
+    folder = fetch("sick-treelstm", tmp_path)
+    assert folder == tmp_path / "sick" / "treelstm"
+    names = [f"{column}.{kind}" for column in "ab" for kind in ("cparents", "parents", "rels", "toks", "txt")]
+    assert files_under(folder) == sorted(f"{split}/{name}" for split in ("dev", "test", "train")
+                                         for name in [*names, "id.txt", "sim.txt"])
+    assert len((folder / "test" / "a.toks").read_text().splitlines()) == 4927
+    assert fetch("glove-840b-300d-sick", tmp_path) == tmp_path / "glove" / "840b-300d-sick"
+    assert sha256(tmp_path / "glove" / "840b-300d-sick" / "sick_embed.pth") == (
+        "7d1204a40475230aa826a5f565ca8161bbf1220cfa914b1810ccc5eb2d53e74c")
+    url = CORPORA["sick-treelstm"].files["train/a.cparents"].url
+    assert url == ("https://raw.githubusercontent.com/p3i0t/TreeLSTM/1e0962fe46c0f50f2c42e8aba0e139bf826b622d"
+                   "/data/sick/train/a.cparents")
 
 
 def test_fetch_finds_the_mirror_through_the_environment(tmp_path, data_mirror, monkeypatch):

@@ -124,7 +124,7 @@ def test_random_source_and_bad_sources(tmp_path):
     assert matrix.shape == (3, 8) and not matrix[0].any() and np.all(np.abs(matrix) <= 0.05)
     with pytest.raises(InputError, match="expected random:<dimension>"):
         embedding_matrix(Vocab([PAD, UNK]), "random:big", cache_dir=tmp_path)
-    with pytest.raises(InputError, match="neither glove-6b-50d, random:D nor a readable file"):
+    with pytest.raises(InputError, match="neither glove-6b-50d, glove-840b-300d-sick, random:D nor a readable file"):
         embedding_matrix(Vocab([PAD, UNK]), str(tmp_path / "absent.txt"), cache_dir=tmp_path)
 
 
@@ -134,3 +134,61 @@ def test_glove_6b_50d_covers_the_sst_dev_vocabulary(tmp_path, data_mirror):
     coverage = embedding_coverage(vocab, "glove-6b-50d", seed=0, cache_dir=tmp_path)
     assert len(vocab) == 5376
     assert 0.95 < coverage < 0.98  # measured 0.963: names, hyphenated and rare words are missing
+
+
+# --------------------------------------------------------------------------- Tai et al.'s SICK vectors
+SICK_VECTORS = "glove-840b-300d-sick"
+FILL_INS = {",", "bmxs", "midspeech", "the/some", "uninterestedly", "unstitching"}
+
+
+def test_glove_840b_sick_subset_by_name_through_the_mirror(tmp_path, data_mirror, monkeypatch):
+    monkeypatch.setenv("TREENETS_DATA_MIRROR", str(data_mirror))
+    vocab = Vocab([PAD, UNK, "the", "The", "bmxs", ",", "guitar", "-LRB-", "zzzunseen"])
+    matrix = embedding_matrix(vocab, SICK_VECTORS, seed=2, cache_dir=tmp_path / "emb", data_cache=tmp_path / "raw")
+    assert matrix.shape == (9, 300) and matrix.dtype == np.float32
+    # GloVe 840B's row of "the" (the shared README's check), cased: "The" has a row of its own.
+    np.testing.assert_allclose(matrix[2, :5], [0.27204, -0.06203, -0.1884, 0.023225, -0.018158], rtol=1e-6)
+    assert not np.allclose(matrix[3], matrix[2])
+    # The preprocessing's random fill-ins and unseen words are out of vocabulary: seeded U(-0.05, 0.05).
+    for row in (4, 5, 8):
+        assert np.all(np.abs(matrix[row]) <= 0.05) and matrix[row].any()
+    assert np.abs(matrix[6]).max() > 0.05  # guitar: a GloVe vector
+    assert not matrix[0].any()
+    assert (tmp_path / "raw" / "glove" / "840b-300d-sick" / "sick_embed.pth").is_file()  # fetched by name
+
+
+def test_glove_840b_sick_known_words_leave_out_the_specials_and_fill_ins(data_mirror):
+    folder = data_mirror / "glove" / "840b-300d-sick"
+    named = embeddings.TENSOR_SOURCES[SICK_VECTORS]
+    vectors, dim = embeddings.tensor_vectors(folder / "sick_embed.pth", folder / "sick.vocab", named.specials,
+                                             named.fill_ins)
+    assert dim == 300 and len(vectors) == 2408 - 6
+    assert named.fill_ins == FILL_INS and not FILL_INS & set(vectors)
+    assert not {"<BLANK>", "<UNK>", "<s>", "</s>"} & set(vectors)
+    np.testing.assert_allclose(vectors["the"][:2], [0.27204, -0.06203], rtol=1e-6)
+
+
+def test_a_tensor_file_that_would_run_code_is_refused(tmp_path):
+    import pickle
+
+    class Exploit:
+        def __reduce__(self):
+            return (print, ("code from the file ran",))
+
+    (tmp_path / "vectors.pth").write_bytes(pickle.dumps(Exploit(), protocol=2))
+    (tmp_path / "words.vocab").write_text("a\n")
+    with pytest.raises(InputError, match="not a tensor file torch can load safely") as err:
+        embeddings.tensor_vectors(tmp_path / "vectors.pth", tmp_path / "words.vocab")
+    assert str(err.value).startswith(str(tmp_path / "vectors.pth"))
+
+
+def test_a_tensor_whose_rows_disagree_with_the_vocabulary(tmp_path):
+    import torch
+
+    torch.save(torch.zeros(3, 4), tmp_path / "vectors.pth")
+    (tmp_path / "words.vocab").write_text("a\nb\n")
+    with pytest.raises(InputError, match=r"3 rows, but 2 special rows and 2 words"):
+        embeddings.tensor_vectors(tmp_path / "vectors.pth", tmp_path / "words.vocab", specials=2)
+    torch.save({"weights": torch.zeros(2, 4)}, tmp_path / "dict.pth")
+    with pytest.raises(InputError, match="expected one 2-D float tensor, got dict"):
+        embeddings.tensor_vectors(tmp_path / "dict.pth", tmp_path / "words.vocab")

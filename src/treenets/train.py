@@ -350,7 +350,8 @@ def _train(config: Config, dataset: Dataset, run_dir: Path, device: torch.device
     task = task_for(config.task)
     vocab = Vocab.build(dataset.sentences())
     vocab.save(run_dir / VOCAB)
-    embeddings = embedding_matrix(vocab, config.embeddings.source, config.training.seed, config.embeddings.cache_dir)
+    embeddings = embedding_matrix(vocab, config.embeddings.source, config.training.seed, config.embeddings.cache_dir,
+                                  config.data.cache_dir)
     with atomic_write(run_dir / VERSIONS) as handle:
         json.dump(versions(dataset.files, config.embeddings.source, device, require_clean_tree), handle, indent=2)
     architecture = Architecture.of(dataset, embeddings)
