@@ -229,16 +229,21 @@ def _add_parse(subparsers) -> None:
     from treenets.parse.stanza_run import DEFAULT_BATCH
 
     parser = subparsers.add_parser(
-        "parse", help="parse a dataset's sentences with Stanza into a parse store (cached by sentence)",
+        "parse", help="parse a dataset's sentences with Stanza (or import treelstm-format parses) into a parse store",
         description="Parse every distinct sentence of the data section of a run config (the rows training reads: "
-                    "same files, same limits) with one Stanza Pipeline. Writes OUT/sentences.jsonl (see "
+                    "same files, same limits) with one Stanza Pipeline (--models), or take each from existing "
+                    "parses in stanfordnlp/treelstm format (--treelstm). Writes OUT/sentences.jsonl (see "
                     "treenets.parse.store) and OUT/treelstm/<split>/*.toks/.parents/.cparents/.rels; sentences "
                     "already parsed by the same models come from the cache.",
     )
     parser.add_argument("--config", required=True, help="a run's YAML config (its data section is parsed)")
     parser.add_argument("--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
                         help="override a config value, e.g. data.limit.train=100 (repeatable)")
-    parser.add_argument("--models", required=True, help="Stanza models folder (official or bootstrap layout)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--models", help="Stanza models folder (official or bootstrap layout)")
+    source.add_argument("--treelstm", metavar="FOLDER|NAME",
+                        help="existing parses: a folder of X.txt/.toks/.parents/.rels/.cparents files (any depth), "
+                             "or a registry corpus of them (sick-treelstm; fetched into the config's data.cache_dir)")
     parser.add_argument("--out", default=None, help="the parse store folder (default: the config's data.parse_store)")
     parser.add_argument("--cache", default=None, help="sentence cache shared across datasets (default: OUT/../cache)")
     parser.add_argument("--tokenize", choices=("pretokenized", "raw"), default="pretokenized",
@@ -269,11 +274,20 @@ def _add_parse(subparsers) -> None:
             raise InputError("no output folder: pass --out or set data.parse_store in the config", args.config)
         splits = dataset_sentences(config)
         rows = [row for split in splits for column in split.columns.values() for row in column]
-        pretokenized = args.tokenize == "pretokenized" or config.data.dataset == "sst"
-        write_parser_record(out, args.models, pretokenized, args.package)
-        stats = parse_rows(rows, args.models, out, args.cache or out.parent / "cache", pretokenized=pretokenized,
-                           device=args.device, batch_size=args.batch_size, package=args.package)
-        print(stats.summary())
+        if args.treelstm:
+            from treenets.data.fetch import fetch
+            from treenets.data.registry import CORPORA
+            from treenets.parse.treelstm import import_treelstm
+
+            folder = fetch(args.treelstm, config.data.cache_dir) if args.treelstm in CORPORA else args.treelstm
+            store = import_treelstm(rows, folder, out)
+            print(f"{len(store)} distinct sentences from the treelstm parses in {folder}")
+        else:
+            pretokenized = args.tokenize == "pretokenized" or config.data.dataset == "sst"
+            write_parser_record(out, args.models, pretokenized, args.package)
+            stats = parse_rows(rows, args.models, out, args.cache or out.parent / "cache", pretokenized=pretokenized,
+                               device=args.device, batch_size=args.batch_size, package=args.package)
+            print(stats.summary())
         vectors = args.vectors or config.embeddings.source
         print(statistics_line(token_statistics(ParseStore(out), vectors), vectors))
         print(export_treelstm(ParseStore(out), splits, out))

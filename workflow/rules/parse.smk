@@ -1,5 +1,6 @@
 # Stanza parses of every sentence set a tree model reads: the parser's models first (trained here,
-# downloaded by this one job, or a folder checked), then one parse store per sentence set.
+# downloaded by this one job, or a folder checked), then one parse store per sentence set. With
+# parser source treelstm the store is taken from existing treelstm-format parses instead.
 
 BOOTSTRAP_TREEBANKS = [f"{PATHS['data_cache']}/{CORPORA[name].files[role].path}"
                        for name, roles in (("ud-english-lines", ("train", "dev", "test")), ("ptb-sample", ("treebank",)))
@@ -98,7 +99,7 @@ rule parse:
     params:
         out=lambda wildcards, output: Path(output[0]).parent,
         cache=f"{PARSED}/cache",
-        models=parser_models,
+        source=parse_source,
         tokenize=PARSER["tokenize"],
         device=PARSER["device"],
         batch_size=PARSER["batch_size"],
@@ -113,6 +114,6 @@ rule parse:
     conda:
         ENV
     shell:
-        "treenets parse --config {input.config:q} --models {params.models:q} --out {params.out:q}"
+        "treenets parse --config {input.config:q} {params.source} --out {params.out:q}"
         " --cache {params.cache:q} --tokenize {params.tokenize} --device {params.device:q}"
         " --batch-size {params.batch_size} --package {params.package:q} --threads {threads} > {log:q} 2>&1"
