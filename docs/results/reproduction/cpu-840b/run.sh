@@ -8,7 +8,10 @@ run() {
   nice -n 10 snakemake --cores 2 --workflow-profile config/profiles/local \
     --configfile config/experiments/tai2015_sick.yaml config/reproduction/cpu-treelstm-840b.yaml "$@"
 }
+wave=$(mktemp --suffix .yaml)   # a third config file: --config would read the seeds as strings
+trap 'rm -f "$wave"' EXIT
 for seeds in "[1]" "[1, 2]" "[1, 2, 3]" "[1, 2, 3, 4]"; do
-  run <(echo "seeds: $seeds")   # a third config file (--config would read the seeds as strings)
+  echo "seeds: $seeds" > "$wave"
+  run "$wave"
 done
 run
