@@ -116,6 +116,7 @@ SMALL = {
     ({"models": {"rntn": {"model": {"name": "rntn"}, "data": {"tree": "dependency"}}}},
      "rntn composes two children and needs constituency trees"),
     ({"parser": {"source": "dir"}}, "'dir' is a required property"),
+    ({"parser": {"source": "treelstm"}}, "'dir' is a required property"),
     ({"only_models": ["lstm", "bilstm"]}, "config: only_models: no model 'bilstm' in models"),
 ])
 def test_bad_config_is_rejected_with_a_clear_message(change, message, tmp_path):
@@ -333,3 +334,56 @@ def test_committed_run_configs_are_written_back_unchanged(tmp_path):
     for path in paths:
         dump_config(load_config(path), tmp_path / "again.yaml")
         assert (tmp_path / "again.yaml").read_text() == path.read_text(), path
+
+
+TAI_SICK = {
+    "experiment": "tai_inputs",
+    "parser": {"source": "treelstm", "dir": "sick-treelstm"},  # no parser runs: Tai et al.'s parses
+    "datasets": {"sick": {"task": "relatedness", "data": {"dataset": "sick", "tokenization": "parsed",
+                                                          "limit": {"train": 60, "dev": 30, "test": 40}},
+                          "embeddings": {"frozen": True, "source": "glove-840b-300d-sick"}}},
+    "defaults": {"training": {"epochs": 2, "batch_size": 20, "device": "cpu"}},
+    "models": {
+        "dependency": {"model": {"name": "childsum_treelstm", "hidden": 8}},
+        "constituency": {"model": {"name": "nary_treelstm", "hidden": 8}},
+        "lstm": {"model": {"name": "lstm", "hidden": 8}},
+    },
+    "seeds": [1],
+    "report": {"resamples": 200},
+}
+
+
+@pytest.mark.slow
+def test_sick_slices_on_tai_et_al_parses_and_vectors_end_to_end(data_mirror, tmp_path, monkeypatch):
+    """Parser source treelstm and the 840B SICK vectors through the whole workflow (~1 min): the
+    registry's parses and vectors fetched from the mirror, the parse store imported from them, both
+    Tree-LSTMs and a sequence model on the parser's tokens trained, evaluated and tabulated."""
+    monkeypatch.setenv("TREENETS_DATA_MIRROR", str(data_mirror))
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # treenets
+    experiment = write_experiment(tmp_path / "tai.yaml", TAI_SICK)
+    dry = snakemake("--dry-run", "--configfile", str(experiment), workdir=tmp_path)
+    assert dry.returncode == 0, dry.stdout[-3000:]
+    counts = job_counts(dry.stdout)
+    assert "parser_bootstrap" not in counts and "parser_download" not in counts and counts["parse"] == 1
+    assert counts["fetch"] == 3 + 36 + 2  # SICK's splits, the treelstm files, the vectors
+    profile = ("--workflow-profile", str(REPO / "config" / "profiles" / "local"))
+    result = snakemake("--cores", "2", "--configfile", str(experiment), *profile, workdir=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+    [store] = (tmp_path / "parsed").glob("treelstm-*/sick-*/sentences.jsonl")
+    parsed = [json.loads(line) for line in store.read_text().splitlines()]
+    by_text = {record["text"]: record for record in parsed}
+    # The store holds the registry's own parses: line 1 of its test a files, the first test pair's sentence A.
+    tai = data_mirror / "sick" / "treelstm" / "test"
+    first = by_text[(tai / "a.txt").read_text().splitlines()[0]]
+    assert first["tokens"] == (tai / "a.toks").read_text().splitlines()[0].split(" ")
+    assert first["heads"] == [int(i) for i in (tai / "a.parents").read_text().splitlines()[0].split()]
+    assert first["cparents"] == [int(i) for i in (tai / "a.cparents").read_text().splitlines()[0].split()]
+    sick = pd.read_csv(tmp_path / "results/tai_inputs/tables/sick.csv").set_index("model")
+    assert list(sick.index) == ["dependency", "constituency", "lstm"]
+    assert sick["pearson_mean"].notna().all()
+    # The LSTM read the treelstm tokens (PTB tokens: "isn't" -> "is n't", "pants," -> "pants ,").
+    [run_dir] = (tmp_path / "results/tai_inputs/runs/sick/lstm").glob("*/seed1")
+    vocab = set((run_dir / "vocab.txt").read_text().splitlines()) - {"<pad>", "<unk>"}
+    assert vocab == {token for record in parsed for token in record["tokens"]}
+    assert vocab != {token for record in parsed for token in record["text"].split()}
