@@ -1,4 +1,4 @@
-"""A small workflow through config/profiles/slurm on a real one-node SLURM (../shared/notes/slurm.md).
+"""The project's workflow through config/profiles/slurm on a real one-node SLURM (../shared/notes/slurm.md).
 
 The cluster belongs to the test: free ports, a munged on its own socket and key, state and logs in a
 temporary folder. Its slurm.conf has to be the default /etc/slurm/slurm.conf, because the plugin's job
@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -34,29 +35,19 @@ CONF_MARKER = "# written by treenets tests/test_slurm.py (removed when the test 
 LOCK = Path("/run/treenets-test-slurm.lock")
 DAEMONS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "sinfo", "scontrol")
 
-TOY_SNAKEFILE = """\
-rule all:
-    input:
-        expand("out/job{i}.txt", i=range(3)),
-        "out/train.txt",
-
-rule job:
-    output:
-        "out/job{i}.txt",
-    threads: 2
-    resources:
-        mem_mb=300,
-        runtime=2,
-    shell:
-        "echo $SLURM_JOB_ID $SLURM_CPUS_PER_TASK $(hostname) > {output}"
-
-# Named as the workflow's training rule, so the profile's set-resources give it a GPU.
-rule train:
-    output:
-        "out/train.txt",
-    shell:
-        "echo $SLURM_JOB_ID > {output}"
-"""
+# The project's workflow on a few SICK pairs: a parser trained here, one parse, 2 models x 3 seeds.
+TINY = {
+    "experiment": "slurm_tiny",
+    "parser": {"source": "bootstrap", "budget": "tiny"},
+    "datasets": {"sick": {"task": "relatedness",
+                          "data": {"dataset": "sick", "limit": {"train": 40, "dev": 20, "test": 20}}}},
+    "defaults": {"training": {"epochs": 1, "batch_size": 20}},
+    "models": {"lstm": {"model": {"name": "lstm", "hidden": 8}},
+               "childsum": {"model": {"name": "childsum_treelstm", "hidden": 8}}},
+    "seeds": [1, 2, 3],
+    "report": {"resamples": 200},
+}
+RUNS_PER_GROUP = 3
 
 
 def _install_slurm_if_missing() -> None:
@@ -123,7 +114,7 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU_Memory
 ReturnToService=2
-MinJobAge=300
+MinJobAge=3600
 KillWait=5
 GresTypes=gpu
 NodeName=localhost CPUs={os.cpu_count()} RealMemory={int(mem_total_mib * 0.85)} Gres=gpu:1 State=UNKNOWN
@@ -209,42 +200,65 @@ def slurm_cluster():
             shutil.rmtree(root, ignore_errors=True)
 
 
-def test_workflow_runs_under_slurm_through_the_repo_profile(slurm_cluster, tmp_path):
-    workdir = tmp_path / "toy"
-    workdir.mkdir()
-    (workdir / "Snakefile").write_text(TOY_SNAKEFILE)
+def _jobs(env) -> dict[str, dict[str, str]]:
+    """Every job the controller still knows (finished ones for MinJobAge): id -> its fields."""
+    shown = subprocess.run(["scontrol", "-o", "show", "job"], env=env, capture_output=True, text=True, timeout=10)
+    jobs = {}
+    for line in shown.stdout.splitlines():
+        fields = dict(field.split("=", 1) for field in line.split() if "=" in field)
+        jobs[fields["JobId"]] = fields
+    return jobs
+
+
+def test_the_workflow_under_slurm_sends_the_training_runs_as_a_few_grouped_jobs(slurm_cluster, tmp_path, data_mirror):
+    """parser, parse and report as one SLURM job each; the 6 training runs (train + evaluate) as 2 group
+    jobs of 3, each asking for one GPU that its runs share; everything completes."""
     venv_bin = Path(sys.executable).parent
-    env = dict(slurm_cluster, PATH=f"{venv_bin}{os.pathsep}{slurm_cluster['PATH']}")
-    # The repository's profile as it is, but for the memory of train jobs, which may exceed this machine.
+    env = dict(slurm_cluster, PATH=f"{venv_bin}{os.pathsep}{slurm_cluster['PATH']}", TREENETS_DATA_MIRROR=str(data_mirror))
+    env["PYTHONPATH"] = str(REPO / "src")  # this checkout's treenets inside the jobs too
+    # The repository's profile as it is, but for what this machine has: its cores, memory that fits, and
+    # groups of 3 so that 6 runs make 2 group jobs.
     profile = yaml.safe_load((REPO / "config" / "profiles" / "slurm" / "config.yaml").read_text())
-    profile["set-resources"]["train"]["mem_mb"] = 300
+    assert profile["groups"] == ["train=runs", "evaluate=runs"] and profile["set-resources"]["train"]["gres"] == "gpu:1"
+    profile["group-components"] = [f"runs={RUNS_PER_GROUP}"]
+    profile["cores"] = 2
+    profile["default-resources"]["mem_mb"] = 1000
+    profile["set-resources"]["train"]["mem_mb"] = 500
     (tmp_path / "profile").mkdir()
     (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     command = [
-        sys.executable, "-m", "snakemake", "--profile", str(tmp_path / "profile"),
+        sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+        "--profile", str(tmp_path / "profile"), "--configfile", str(tmp_path / "tiny.yaml"),
         # A site polls every 30 s; a one-node test cluster can be asked every 2 s.
         "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2",
         "--latency-wait", "5",
+        "--slurm-keep-successful-logs",  # one log per SLURM job, named after its rule or group: what ran where
     ]
     try:
-        result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=240)
+        result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     except subprocess.TimeoutExpired as err:
-        pytest.fail(f"snakemake did not finish within 240 s (status polling hung?)\n{err.stderr}")
-    assert result.returncode == 0, result.stderr[-4000:]
+        pytest.fail(f"snakemake did not finish within 900 s (status polling hung?)\n{err.stderr}")
+    assert result.returncode == 0, result.stderr[-6000:]
+    table = pd.read_csv(tmp_path / "results" / "slurm_tiny" / "tables" / "sick.csv").set_index("model")
+    assert table["n_seeds"].to_dict() == {"lstm": 3, "childsum": 3}
 
-    job_ids = set()
-    for i in range(3):
-        fields = (workdir / "out" / f"job{i}.txt").read_text().split()
-        assert len(fields) == 3 and fields[0].isdigit(), f"job{i} did not run inside a SLURM job: {fields}"
-        job_id, cpus, _host = fields
-        assert cpus == "2", "the rule's threads should become --cpus-per-task"
-        job_ids.add(job_id)
-        # The ID belongs to this test's controller, and the job completed there.
-        shown = subprocess.run(["scontrol", "show", "job", job_id], env=env, capture_output=True, text=True, timeout=10)
-        assert "JobState=COMPLETED" in shown.stdout, shown.stdout + shown.stderr
-        assert "Partition=debug" in shown.stdout  # no partition in the profile: the cluster default
-    assert len(job_ids) == 3, "each rule instance must be its own SLURM job"
-    train_job = (workdir / "out" / "train.txt").read_text().split()[0]
-    shown = subprocess.run(["scontrol", "show", "job", train_job], env=env, capture_output=True, text=True, timeout=10)
-    # The profile's `gpu: 1` became --gpus=1, and the job got the (pretend) GPU and ran.
-    assert "TresPerJob=gres:gpu:1" in shown.stdout and "JobState=COMPLETED" in shown.stdout, shown.stdout
+    # Which SLURM job ran what: the plugin keeps one log per job, under the rule's or the group's name.
+    logs = tmp_path / ".snakemake" / "slurm_logs"
+    by_kind = {folder.name: sorted(folder.rglob("*.log")) for folder in logs.iterdir()}
+    group = "group_runs_evaluate_train"
+    assert sorted(by_kind) == sorted([group, "rule_parser_bootstrap", "rule_parse", "rule_report"]), sorted(by_kind)
+    assert [len(by_kind[kind]) for kind in sorted(by_kind)] == [2, 1, 1, 1]  # 6 runs went out as 2 jobs
+    jobs = _jobs(env)
+    for kind, paths in by_kind.items():
+        for path in paths:
+            job = jobs[path.stem]
+            assert job["JobState"] == "COMPLETED" and job["Partition"] == "debug", job  # the cluster default
+    for path in by_kind[group]:
+        text = path.read_text()  # the group job's Snakemake runs each of its jobs as a local rule
+        assert text.count("localrule train:") == RUNS_PER_GROUP, text[-3000:]
+        assert text.count("localrule evaluate:") == RUNS_PER_GROUP, text[-3000:]
+        job = jobs[path.stem]
+        # One (pretend) GPU per group, shared by its runs; 2 of them train at once on 2 CPUs.
+        assert "gpu:1" in job.get("TresPerNode", ""), job
+        assert job["NumCPUs"] == "2", job
