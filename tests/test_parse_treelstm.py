@@ -178,3 +178,17 @@ def test_parse_command_with_a_sentence_missing_is_one_line_and_exit_1(tmp_path, 
     assert line.startswith(f"treenets: error: {train}: pair 1, sentence A: sentence not in the treelstm parses of "
                            f"{folder}: 'A group of kids is playing in a yard and an old man is standing in the "
                            "background'"), line
+
+
+def test_predict_on_a_run_of_existing_parses_asks_for_a_parser(folder, tmp_path):
+    """A store imported from treelstm files records no parser, so `treenets predict` cannot parse new
+    sentences the run's way: it says to name Stanza models instead of failing inside the parser."""
+    from treenets.predict import _parse
+
+    import_treelstm(rows_of(folder), folder, tmp_path / "store")
+    config = load_config({"task": "relatedness", "model": {"name": "childsum_treelstm"},
+                          "data": {"dataset": "sick", "tree": "dependency", "parse_store": str(tmp_path / "store")}})
+    with pytest.raises(InputError) as err:
+        _parse(config, [SentenceRow("A dog runs", "new.tsv:1")], tmp_path / "new", None, "cpu", False)
+    assert "parser.source: treelstm" in str(err.value) and "pass --models" in str(err.value)
+    assert str(err.value).startswith(f"{tmp_path / 'store'}: no parser.json")

@@ -165,11 +165,14 @@ def _parse(config: Config, rows: list[SentenceRow], store_dir: Path, models, dev
     """Parse ``rows`` into ``store_dir`` with the parser and tokenization of the run's parse store
     (through its sentence cache), or with ``models`` for a run that has none; ``raw``: plain SST
     sentences, which are tokenized (SST's data came tokenized) as ``treenets parse --tokenize raw``."""
-    from treenets.parse.stanza_run import parse_rows, parser_fingerprint, read_parser_record
+    from treenets.parse.stanza_run import PARSER_RECORD, parse_rows, parser_fingerprint, read_parser_record
 
-    if config.data.parse_store is not None:
-        record = read_parser_record(config.data.parse_store)
-        cache = Path(config.data.parse_store).parent / "cache"
+    # A store without a parser record holds parses made elsewhere (parser.source: treelstm) or before
+    # stores kept one: new sentences then need models named on the command line.
+    store = config.data.parse_store
+    if store is not None and (models is None or (Path(store) / PARSER_RECORD).is_file()):
+        record = read_parser_record(store)
+        cache = Path(store).parent / "cache"
         if models is None and parser_fingerprint(record["models"], record["tokenize"] == "pretokenized",
                                                  record["package"]) != record["fingerprint"]:
             raise InputError("these models changed since the run's sentences were parsed with them (pass --models "

@@ -183,8 +183,9 @@ def write_parser_record(out: str | os.PathLike, models: str | os.PathLike, preto
 def read_parser_record(store: str | os.PathLike) -> dict:
     path = Path(store) / PARSER_RECORD
     if not path.is_file():
-        raise InputError(f"no {PARSER_RECORD}, which says how its sentences were parsed: rerun treenets parse "
-                         "for this store (its sentences come from the cache)", store)
+        raise InputError(f"no {PARSER_RECORD}, which says how its sentences were parsed (a store of existing "
+                         "parses, parser.source: treelstm, or one written before stores kept it): pass --models "
+                         "(a Stanza models folder) to parse new sentences, or rerun treenets parse for this store", store)
     return json.loads(path.read_text(encoding="utf-8"))
 
 
