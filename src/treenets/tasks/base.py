@@ -18,6 +18,7 @@ and the ``significance`` command use tasks without it.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -90,8 +91,9 @@ class Collate:
         return self.task.collate(examples, self.inputs, self.vocab, self.config)
 
 
-class Task:
-    """The interface every task implements (see the module docstring); defaults where tasks agree."""
+class Task(abc.ABC):
+    """The interface every task implements (see the module docstring); defaults where tasks agree.
+    A task that leaves an abstract method out cannot be instantiated."""
 
     name: ClassVar[str]  # also a key of treenets.config.TASK_DATASETS (the datasets it reads)
     metrics: ClassVar[tuple[str, ...]]  # in table order
@@ -106,8 +108,9 @@ class Task:
     unknown_target: ClassVar[Any] = -1  # the target of an example whose gold is unknown (new sentences)
 
     # ------------------------------------------------------------------ data
+    @abc.abstractmethod
     def load_dataset(self, config: Config, splits: Iterable[str]) -> Dataset:
-        raise NotImplementedError
+        ...
 
     def early_stopping_metric(self, config: Config) -> str:
         return self.main_metrics[0]
@@ -116,31 +119,34 @@ class Task:
         """InputError, before a run starts, where ``dataset`` cannot train this task."""
 
     # ------------------------------------------------------------------ model
+    @abc.abstractmethod
     def head(self, config: Config, num_classes: int | None, score_range: tuple[int, int] | None) -> Callable:
         """``hidden_size -> nn.Module``: the head on top of an encoder of that width."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def collate(self, examples: Sequence[Example], inputs, vocab: "Vocab", config: Config) -> Batch:
-        raise NotImplementedError
+        ...
 
     def loss(self, model, batch: Batch) -> "torch.Tensor":
         """The batch's loss, averaged over its examples."""
         return model.head.loss(model(*batch.inputs), batch.targets)
 
+    @abc.abstractmethod
     def predict(self, model, batch: Batch) -> tuple[np.ndarray, np.ndarray | None]:
         """(per-example predictions, per-node predictions or None) of one batch, in its order."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ scoring and files
+    @abc.abstractmethod
     def scores(self, predictions: Predictions) -> dict[str, float]:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def prediction_table(self, ids, gold, predicted) -> pd.DataFrame:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def prediction_columns(self, gold, predicted) -> dict[str, Any]:
         """``treenets predict``'s columns: gold, the prediction, and each class's probability where there are classes."""
-        raise NotImplementedError
 
     def evaluate(self, predict: Callable[[list[Example]], Predictions], dataset: Dataset, split: str,
                  run_dir: str | os.PathLike) -> dict[str, float]:
@@ -151,9 +157,9 @@ class Task:
         return self.scores(predictions)
 
     # ------------------------------------------------------------------ significance
+    @abc.abstractmethod
     def owns(self, table: pd.DataFrame) -> bool:
         """Whether a predictions file (:func:`treenets.evaluate.read_predictions`) is this task's."""
-        raise NotImplementedError
 
     def default_bootstrap_metric(self, table: pd.DataFrame) -> str:
         return next(iter(self.bootstrap_statistics))
@@ -192,9 +198,9 @@ class Task:
         return {"bootstrap": self.paired_bootstrap(a_path, b_path, metric, n_resamples, seed).as_dict()}
 
     # ------------------------------------------------------------------ report
+    @abc.abstractmethod
     def plot_predictions(self, axis, table: pd.DataFrame, metric: str) -> None:
         """Draw a run's test predictions (``table``) on ``axis``."""
-        raise NotImplementedError
 
     def report_notes(self, runs: Sequence[tuple[str, Path]]) -> str:
         """Markdown appended under the table: (model, predictions file) of each model's median-seed run."""
