@@ -14,7 +14,11 @@ hits all alike and the ratios come from one run:
   the drive and writes h, backward reads dL/dh and h and writes dL/d(drive), 5 x B*T*H floats,
   at the bandwidth of a same-sized tensor copy measured in the same run.
 * ``srnn``: SRNN(8, 2) and SRNN(16, 2) with GRU cells against the standard GRU over the whole
-  sequence (input 2 features, the adding problem's), sentence vector at the end.
+  sequence (input 2 features, the adding problem's), sentence vector at the end. Bound: the same GRU
+  run on all B*T tokens as one batch of length-1 sequences (the gate arithmetic of the whole
+  sequence with no recurrence: what no slicing can undercut); ``srnn_speedup_bound`` = GRU / that.
+* the IndRNN part's bound: ``Linear(H, H)`` alone, forward + backward; both layers pay it, so
+  ``layer_speedup_bound`` = loop layer / projection is the most any fused recurrence can give the layer.
 
 Needs torch alone (``PYTHONPATH=src``; the C++ op is built on first use with g++, Triton on CUDA).
 
@@ -97,6 +101,9 @@ def indrnn_rows(hidden: int, lengths: list[int], loop_max: int, gru_max: int, ro
         upstream = torch.randn(BATCH, steps, hidden, device=device)  # dL/d(every output), the same for all
         every_step = lambda module, inputs: module.layer_outputs(inputs, full)[-1]  # noqa: E731
         jobs = {"fused_layer": forward_backward(fused, x, every_step, upstream)}
+        # The Linear(H, H) alone: both layers pay it, so loop_layer / projection bounds any fused layer's ratio.
+        projection = torch.nn.Linear(hidden, hidden).to(device)
+        jobs["projection"] = forward_backward(projection, x, lambda module, inputs: module(inputs), upstream)
         drive = torch.randn(BATCH, steps, hidden, device=device, requires_grad=True)
         u = torch.nn.Parameter(torch.rand(hidden, device=device))
         recurrence = torch.nn.ParameterList([u])
@@ -123,6 +130,7 @@ def indrnn_rows(hidden: int, lengths: list[int], loop_max: int, gru_max: int, ro
                "floor_fraction": floor / seconds["fused_recurrence"]}
         if "loop_layer" in seconds:
             row["layer_speedup_vs_loop"] = seconds["loop_layer"] / seconds["fused_layer"]
+            row["layer_speedup_bound"] = seconds["loop_layer"] / seconds["projection"]
             row["recurrence_speedup_vs_loop"] = seconds["loop_recurrence"] / seconds["fused_recurrence"]
         for name in baselines:
             if f"{name}_layer" in seconds:
@@ -140,7 +148,13 @@ def srnn_rows(hidden: int, lengths: list[int], gru_max: int, rounds: int, device
         x = torch.rand(BATCH, steps, 2, device=device, requires_grad=True)
         jobs = {}
         if steps <= gru_max:
-            jobs["gru"] = forward_backward(RecurrentEncoder(2, hidden, "gru").to(device), x, last_state)
+            gru = RecurrentEncoder(2, hidden, "gru").to(device)
+            jobs["gru"] = forward_backward(gru, x, last_state)
+            # The same gate arithmetic with no recurrence at all: every token one step of a batch of B*T.
+            # No slicing does less work, so gru / this bounds any SRNN's speed-up.
+            tokens = x.detach().reshape(-1, 1, 2).requires_grad_(True)
+            jobs["gru_all_tokens_at_once"] = forward_backward(gru, tokens, lambda module, inputs: module(
+                inputs, torch.ones(len(inputs), dtype=torch.long)))
         for n, k in ((8, 2), (16, 2)):
             jobs[f"srnn_{n}_{k}"] = forward_backward(SlicedRNN(2, hidden, n, k, "gru").to(device), x, last_state)
         seconds = timed_in_turns(jobs, rounds, device)
@@ -148,6 +162,7 @@ def srnn_rows(hidden: int, lengths: list[int], gru_max: int, rounds: int, device
         if "gru" in seconds:
             for name in ("srnn_8_2", "srnn_16_2"):
                 row[f"{name}_speedup_vs_gru"] = seconds["gru"] / seconds[name]
+            row["srnn_speedup_bound"] = seconds["gru"] / seconds["gru_all_tokens_at_once"]
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows

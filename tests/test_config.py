@@ -149,6 +149,8 @@ def test_each_model_has_its_own_default_nonlinearity():
     ({"name": "gru", "output_gate": False}, "model.output_gate: only the Tree-LSTMs and lstm"),
     ({"name": "lstm", "tie_directions": True}, "model.tie_directions: only for a bidirectional lstm"),
     ({"name": "srnn", "cell": "tree"}, "model.cell: must be one of 'rnn', 'lstm', 'gru'"),
+    ({"name": "indrnn", "preactivation": True}, "model.preactivation: a kind of residual stack; set residual"),
+    ({"name": "gru", "preactivation": True}, "model.preactivation: an option of indrnn, not of gru"),
     ({"name": "lstm", "colour": 1}, "model.colour: unknown key \\(known for lstm: bidirectional"),
     ({"hidden": 3}, "model.name: required key is missing"),
 ])

@@ -237,12 +237,13 @@ def test_indrnn_trace_gives_elementwise_recurrence_gradient():
 
 
 # ---------------------------------------------------------------- IndRNN: fused kernels == the Python loop
-def fused_matches_loop(backend, layers, bidirectional, residual, batch_norm, nonlinearity, lengths, seed=0):
+def fused_matches_loop(backend, layers, bidirectional, residual, batch_norm, nonlinearity, lengths, seed=0,
+                       preactivation=False):
     """IndRNN with ``backend`` against the same weights on the per-step loop (backend=None): outputs and
     the gradients of x, every projection, batch norm and recurrent weight, float64, 1e-10."""
     torch.manual_seed(seed)
     model = IndRNN(3, 5, layers, bidirectional, nonlinearity, mag=10.0, constraint_len=4, residual=residual,
-                   batch_norm=batch_norm, backend=backend).double()
+                   batch_norm=batch_norm, backend=backend, preactivation=preactivation).double()
     with torch.no_grad():  # signed weights and |u| > 1: both signs of the recurrence and growing states
         for u in model.recurrent:
             u.uniform_(-1.1, 1.1)
@@ -281,6 +282,34 @@ def test_fused_indrnn_equals_loop_on_cpu(variant, case):
     fused_matches_loop("cpu", *variant, LENGTH_CASES[case])
 
 
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_preactivation_indrnn_fused_equals_loop(batch_norm):
+    fused_matches_loop("cpu", 3, True, True, batch_norm, "relu", LENGTH_CASES["random"], preactivation=True)
+
+
+def test_preactivation_indrnn_is_the_stream_of_li_et_al():
+    """s_0 = W_0 x, h_i = relu(s_i + u_i * h_i(t-1)) (no batch norm), s_{i+1} = s_i + W_{i+1} h_i, by hand."""
+    torch.manual_seed(5)
+    model = IndRNN(3, 4, 3, constraint_len=6, residual=True, preactivation=True).double()
+    x, lengths = padded_batch([6, 6], 3)
+
+    def recurrence(drive, u):
+        h, out = torch.zeros(drive.shape[0], drive.shape[2], dtype=drive.dtype), []
+        for t in range(drive.shape[1]):
+            h = torch.relu(drive[:, t] + u * h)
+            out.append(h)
+        return torch.stack(out, dim=1)
+
+    stream = model.projections[0](x)
+    for i, u in enumerate(model.recurrent):
+        h = recurrence(stream, u.reshape(-1))
+        if i + 1 < len(model.recurrent):
+            stream = stream + model.projections[i + 1](h)
+    torch.testing.assert_close(model.layer_outputs(x, lengths)[-1][:, :6], h[:, :6], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="needs residual=True"):
+        IndRNN(3, 4, 2, constraint_len=6, preactivation=True)
+
+
 def test_fused_indrnn_without_padding_and_t_equals_one():
     """No padded step at all (every sequence full length), and T = 1."""
     torch.manual_seed(2)
@@ -295,6 +324,27 @@ def test_fused_indrnn_without_padding_and_t_equals_one():
         torch.testing.assert_close(out, ref_out, rtol=0, atol=1e-10)
         for grad, ref_grad in zip(grads, ref_grads):
             torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_cpu_layer_without_input_gradient_and_on_threads(threads):
+    """The C++ layer (projection inside) when x needs no gradient (word vectors kept fixed), and with the
+    batch split over threads (each thread sums its own weight gradient): parameters' gradients == loop."""
+    torch.manual_seed(4)
+    model = IndRNN(3, 5, 2, bidirectional=True, constraint_len=30, residual=True).double()
+    loop = copy.deepcopy(model)
+    loop.backend = None
+    x, lengths = padded_batch([30, 1, 17, 9, 30, 2], 3)
+    weights = torch.randn(len(lengths), 10, dtype=torch.float64)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        grads = torch.autograd.grad((model(x, lengths) * weights).sum(), list(model.parameters()))
+    finally:
+        torch.set_num_threads(previous)
+    ref_grads = torch.autograd.grad((loop(x, lengths) * weights).sum(), list(loop.parameters()))
+    for grad, ref_grad in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-10)
 
 
 def test_fused_indrnn_is_the_default_and_float32_agrees():

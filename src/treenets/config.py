@@ -130,11 +130,14 @@ class IndRNNConfig(_Stacked):
     constraint_len: int | None = None
     residual: bool = False
     batch_norm: bool = False
+    preactivation: bool = False  # with residual: Li et al. (2019)'s pre-activation shortcut (deep stacks)
 
     def __post_init__(self):
         super().__post_init__()
         if self.mag <= 1.0:
             raise InputError(f"model.mag: must be > 1, got {self.mag}")
+        if self.preactivation and not self.residual:
+            raise InputError("model.preactivation: a kind of residual stack; set residual: true with it")
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,8 @@ def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = 
             raise InputError("model.constraint_len: IndRNN needs the sequence length that bounds |u| "
                              "(set it, or train on data so that the longest sequence is known)")
         return IndRNN(input_dim, hidden, c.layers, c.bidirectional, c.activation, c.mag,
-                      constraint_len=constraint_len, residual=c.residual, batch_norm=c.batch_norm)
+                      constraint_len=constraint_len, residual=c.residual, batch_norm=c.batch_norm,
+                      preactivation=c.preactivation)
     return SlicedRNN(input_dim, hidden, c.slices, c.levels, c.cell, c.layers, c.bidirectional, c.activation)
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from treenets.models.indrnn_kernels import available_backend, fused_recurrence
+from treenets.models.indrnn_kernels import available_backend, fused_layer, fused_recurrence
 from treenets.models.tree_lstm import OPEN_GATE
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -134,7 +134,7 @@ class IndRNN(nn.Module):
     """Independently recurrent network (Li et al. 2018): h_t = act(W x_t + u * h_{t-1} + b).
 
     ``IndRNN(input_dim, hidden, layers=1, bidirectional=False, nonlinearity="relu", mag=2.0,
-    constraint_len=..., residual=False, batch_norm=False, backend="auto", init="torch")``.
+    constraint_len=..., residual=False, batch_norm=False, backend="auto", init="torch", preactivation=False)``.
     ``forward(x, lengths) -> Tensor[B, hidden * directions]``; ``layer_outputs(x, lengths)``: every
     layer's per-step outputs (the depth study's and the benchmark's view).
 
@@ -144,8 +144,11 @@ class IndRNN(nn.Module):
     direction runs it over each sequence reversed within its length. The recurrence is one compiled
     kernel call forward and one backward (:mod:`treenets.models.indrnn_kernels`; ``backend="auto"``:
     C++ on the CPU, Triton on CUDA; or name "cpu" / "triton"); where no kernel is available, and
-    with ``backend=None``, it runs step by step from Python (the reference). With
-    ``residual=True`` every layer after the first adds its input to its output (identity shortcut).
+    with ``backend=None``, it runs step by step from Python (the reference). On the CPU without batch
+    norm the projection runs inside the C++ op too (a few sequences at a time, the drive never stored).
+    With ``residual=True`` every layer after the first adds its input to its output (identity
+    shortcut); with ``preactivation=True`` as well, the stack is Li et al. (2019)'s pre-activation
+    residual network instead (see :meth:`_run_preactivation`), the one that trains at 21 layers.
     The trainer calls :meth:`constrain_` after every optimizer step to keep
     ``|u| <= mag ** (1 / constraint_len)`` (``constraint_len``: the longest training sequence).
 
@@ -156,8 +159,11 @@ class IndRNN(nn.Module):
 
     def __init__(self, input_dim: int, hidden: int, layers: int = 1, bidirectional: bool = False,
                  nonlinearity: str = "relu", mag: float = 2.0, *, constraint_len: int,
-                 residual: bool = False, batch_norm: bool = False, backend: str | None = "auto", init: str = "torch"):
+                 residual: bool = False, batch_norm: bool = False, backend: str | None = "auto", init: str = "torch",
+                 preactivation: bool = False):
         super().__init__()
+        if preactivation and not residual:
+            raise ValueError("preactivation is a kind of residual stack: it needs residual=True")
         self.directions = 2 if bidirectional else 1
         self.hidden = hidden
         self.hidden_size = hidden * self.directions
@@ -165,6 +171,7 @@ class IndRNN(nn.Module):
         self.activation = ACTIVATIONS[nonlinearity]
         self.recurrent_bound = mag ** (1.0 / constraint_len)
         self.residual = residual
+        self.preactivation = preactivation
         self.backend = backend
         width = self.hidden_size
         self.projections = nn.ModuleList(nn.Linear(input_dim if i == 0 else width, width) for i in range(layers))
@@ -210,22 +217,49 @@ class IndRNN(nn.Module):
 
     def _run(self, x: Tensor, lengths: Tensor, backend: str | None, every_layer: bool = False):
         real = torch.arange(x.shape[1], device=x.device) < lengths.to(x.device).unsqueeze(1)  # [B, T]
-        inputs, states, layers = x, [], []
-        for i, (project, u) in enumerate(zip(self.projections, self.recurrent)):
-            drive = project(inputs)
-            if self.norms is not None:
-                normalised = drive.new_zeros(drive.shape)
-                normalised[real] = self.norms[i](drive[real])  # statistics of real steps only
-                drive = normalised
-            if backend is None:
-                outputs, states = self._loop(drive, u.reshape(-1), lengths, real)
-            else:  # channels hidden.. (a backward direction's) run backwards in time inside the kernel
-                outputs = fused_recurrence(drive, u.reshape(-1), lengths, self.hidden, self.nonlinearity, backend)
-            inputs = outputs + inputs if self.residual and i > 0 else outputs
-            layers.append(inputs)
+        run = self._run_preactivation if self.preactivation else self._run_stacked
+        layers, states = run(x, lengths, real, backend)
         if every_layer:
             return layers
-        return sentence_vectors(inputs, lengths, self.directions), states
+        return sentence_vectors(layers[-1], lengths, self.directions), states
+
+    def _run_stacked(self, x, lengths, real, backend) -> tuple[list[Tensor], list[Tensor]]:
+        """Layer i: recurrence(BN(W_i input)); residual: input + that from the second layer on."""
+        inputs, states, layers = x, [], []
+        for i, (project, u) in enumerate(zip(self.projections, self.recurrent)):
+            if backend == "cpu" and self.norms is None:  # projection and recurrence in one C++ op
+                outputs = fused_layer(inputs, project.weight, project.bias, u.reshape(-1), lengths, self.hidden,
+                                      self.nonlinearity)
+            else:
+                outputs, states = self._recurrence(i, project(inputs), u, lengths, real, backend)
+            inputs = outputs + inputs if self.residual and i > 0 else outputs
+            layers.append(inputs)
+        return layers, states
+
+    def _run_preactivation(self, x, lengths, real, backend) -> tuple[list[Tensor], list[Tensor]]:
+        """Li et al. (2019)'s pre-activation residual stack, one recurrence per shortcut: a stream
+        s_0 = W_0 x; layer i's output h_i = recurrence(BN(s_i)); s_{i+1} = s_i + W_{i+1} h_i. The stream
+        carries signed sums (no ReLU on the shortcut path), so it does not grow with depth as a sum
+        of ReLU outputs does; the top layer's h is the output."""
+        stream, states, layers = self.projections[0](x), [], []
+        for i, u in enumerate(self.recurrent):
+            outputs, states = self._recurrence(i, stream, u, lengths, real, backend)
+            layers.append(outputs)
+            if i + 1 < len(self.recurrent):
+                stream = stream + self.projections[i + 1](outputs)
+        return layers, states
+
+    def _recurrence(self, i: int, drive: Tensor, u: Tensor, lengths: Tensor, real: Tensor, backend: str | None
+                    ) -> tuple[Tensor, list[Tensor]]:
+        """Layer i's batch norm (statistics of real steps only), then its recurrence: (outputs, loop states)."""
+        if self.norms is not None:
+            normalised = drive.new_zeros(drive.shape)
+            normalised[real] = self.norms[i](drive[real])
+            drive = normalised
+        if backend is None:
+            return self._loop(drive, u.reshape(-1), lengths, real)
+        # channels hidden.. (a backward direction's) run backwards in time inside the kernel
+        return fused_recurrence(drive, u.reshape(-1), lengths, self.hidden, self.nonlinearity, backend), []
 
     def _loop(self, drive: Tensor, u: Tensor, lengths: Tensor, real: Tensor) -> tuple[Tensor, list[Tensor]]:
         """The recurrence step by step on autograd: ``(outputs masked after each length, per-step states)``."""

@@ -101,8 +101,13 @@ class DepthConfig:
     train_steps: int = 300  # adding problem, Adam
     sst_train_steps: int = 100  # SST sentences, Adam
     sst_batch_size: int = 25
-    lr: float = 2e-4  # Li et al.'s; at 1e-3 every ReLU of a 21-layer residual IndRNN died on the adding problem
+    lr: float = 2e-4  # Li et al.'s
     clip_norm: float = 1.0
+    # The IndRNN's shortcut: "preactivation" (Li et al. 2019: s_{i+1} = s_i + W h_i, h_i = IndRNN(BN(s_i)))
+    # or "identity" (h_i added to its input: a sum of ReLU outputs that grows with depth; with lr 2e-4,
+    # 15 of 21 layers died on the adding problem).
+    indrnn_shortcut: str = "preactivation"
+    indrnn_batch_norm: bool = True
 
     def __post_init__(self):
         _check_models(self.models, "study.grad_norms.depth.models")
@@ -112,6 +117,9 @@ class DepthConfig:
                                                          "sst_batch_size"))
         if self.length < 2:
             raise InputError("study.grad_norms.depth.length: the adding problem needs T >= 2")
+        if self.indrnn_shortcut not in ("preactivation", "identity"):
+            raise InputError(f"study.grad_norms.depth.indrnn_shortcut: preactivation or identity, "
+                             f"got {self.indrnn_shortcut!r}")
         if min(self.train_steps, self.sst_train_steps) < 0:
             raise InputError("study.grad_norms.depth: train_steps and sst_train_steps must be >= 0")
 

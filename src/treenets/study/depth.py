@@ -3,10 +3,12 @@ adding problem and on SST sentence sentiment, with each layer's gradient norm be
 
 A layer's gradient norm is ||dL/dW_l|| of its input weights (IndRNN: the projection; torch.nn's
 stacks: ``weight_ih_l{l}``), measured on a fixed held-out batch: the signal that reaches layer l
-from the loss at the top. The IndRNN is residual (every layer after the first adds its input) with
-``study.models.indrnn_init``; it has no batch norm: ours normalises the projections, before the
-recurrence, and a 21-layer residual stack built so starts with outputs in the hundreds (adding-problem
-MSE ~1e4 at init; Li et al. normalise after it). The LSTM and RNN are plain torch.nn stacks.
+from the loss at the top. The IndRNN is residual with ``study.models.indrnn_init``; by default
+(``depth.indrnn_shortcut: preactivation``, ``indrnn_batch_norm: true``) it is Li et al. (2019)'s
+pre-activation stack: a stream s_{i+1} = s_i + W_{i+1} IndRNN_i(BN(s_i)), so the shortcut carries
+signed sums. With ``identity`` every layer adds its ReLU output to its input, a stream that only
+grows with depth (at 21 layers most of its ReLUs died in training). The LSTM and RNN are plain
+torch.nn stacks. Probes run in training mode: batch norm uses the probe batch's own statistics.
 SST: the root label of a sentence from its tokens (word vectors tuned), a held-out accuracy.
 """
 
@@ -36,7 +38,8 @@ def deep_encoder(config: StudyConfig, name: str, input_dim: int, length: int) ->
                                 indrnn_layers=settings.layers)
     if name == "indrnn":
         return IndRNN(input_dim, sizes.hidden, settings.layers, mag=sizes.mag, constraint_len=length, residual=True,
-                      init=sizes.indrnn_init)
+                      preactivation=settings.indrnn_shortcut == "preactivation",
+                      batch_norm=settings.indrnn_batch_norm, init=sizes.indrnn_init)
     return build_encoder(name, sizes, input_dim, length)
 
 
