@@ -46,3 +46,32 @@ def test_the_report_and_the_tasks_import_without_torch():
     """`treenets report` and `treenets significance` run where torch is not installed."""
     code = "import sys, treenets.report, treenets.tasks; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_recurrent_benchmark_runs_with_torch_alone(tmp_path):
+    """bench/bench_recurrent.py --quick, every third-party package but torch and numpy blocked (the
+    device machine has no more): every row has its timings, ratios and measured bounds."""
+    out = tmp_path / "bench.json"
+    code = f"""
+import importlib.abc, runpy, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {OTHERS!r}:
+            raise ModuleNotFoundError(f"blocked: {{name}}")
+sys.meta_path.insert(0, Block())
+sys.path.insert(0, {str(REPO / 'bench')!r})  # as running the script puts its folder first
+sys.argv = ["bench_recurrent.py", "--quick", "--json", {str(out)!r}]
+runpy.run_path({str(REPO / 'bench' / 'bench_recurrent.py')!r}, run_name="__main__")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    import json
+
+    rows = json.loads(out.read_text())["rows"]
+    indrnn = [row for row in rows if row["part"] == "indrnn"]
+    srnn = [row for row in rows if row["part"] == "srnn"]
+    assert len(indrnn) == 2 and len(srnn) == 2
+    for row in indrnn:
+        assert row["fused_layer_s"] > 0 and row["layer_speedup_vs_loop"] > 0 and row["layer_speedup_bound"] > 0
+    for row in srnn:
+        assert row["srnn_8_2_s"] > 0 and row["srnn_8_2_speedup_bound"] > 0
