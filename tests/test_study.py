@@ -211,6 +211,22 @@ def test_adding_budgets_per_model():
         load_study_config(None, ['study.adding.steps_by_model={"lstm": 0}'])
 
 
+def test_adding_learning_rates_per_model_reach_the_optimizer_and_the_table(monkeypatch):
+    config = load_study_config(None, ['study.adding.lr_by_model={"indrnn": 2.0e-4}', "study.adding.lr=1.0e-3",
+                                      'study.adding.models=["indrnn", "lstm"]', "study.adding.lengths=[5]",
+                                      "study.adding.steps=1", "study.adding.unclipped=false",
+                                      "study.adding.test_size=4"])
+    assert config.adding.learning_rate("indrnn") == 2e-4 and config.adding.learning_rate("lstm") == 1e-3
+    rates = []
+    original = adding.make_optimizer
+    monkeypatch.setattr(adding, "make_optimizer", lambda name, model, lr: rates.append(lr) or original(name, model, lr))
+    table, _ = adding.run_all(config, torch.device("cpu"))
+    assert rates == [2e-4, 1e-3] and list(table["lr"]) == [2e-4, 1e-3]
+    assert "Adam lr 0.001 (IndRNN 0.0002)" in adding.caption(config, table.assign(baseline_mse=0.167))
+    with pytest.raises(InputError, match="study.adding.lr_by_model.lstm: must be > 0"):
+        load_study_config(None, ['study.adding.lr_by_model={"lstm": 0}'])
+
+
 # ---------------------------------------------------------------- speed table
 def test_speed_table_has_one_row_per_model_and_length():
     config = load_study_config(None, TINY)

@@ -41,7 +41,7 @@ def run_one(config: StudyConfig, name: str, length: int, clip_norm: float | None
     torch.manual_seed(config.seed)
     model = Regressor(build_encoder(name, part_sizes(config), ADDING_INPUT_DIM, length)).to(device)
     started = time.perf_counter()
-    optimizer = make_optimizer(settings.optimizer, model, settings.lr)
+    optimizer = make_optimizer(settings.optimizer, model, settings.learning_rate(name))
     budget, batches = settings.budget(name), torch.Generator().manual_seed(config.seed)
     chunk = settings.eval_every or budget
     done, losses, curve = 0, [], []
@@ -59,7 +59,7 @@ def run_one(config: StudyConfig, name: str, length: int, clip_norm: float | None
     clipping = NO_CLIPPING if clip_norm is None else clip_norm
     row = {
         "model": label, "T": length, "clipping": clipping, "steps": done, "budget": budget,
-        "batch_size": settings.batch_size, "test_mse": curve[-1]["test_mse"],
+        "batch_size": settings.batch_size, "lr": settings.learning_rate(name), "test_mse": curve[-1]["test_mse"],
         "converged": settings.target_mse is not None and curve[-1]["test_mse"] < settings.target_mse,
         "final_train_mse": torch.stack(losses[-10:]).mean().item(),
         "seconds": time.perf_counter() - started, "device": describe_device(device),
@@ -100,13 +100,16 @@ def caption(config: StudyConfig, table: pd.DataFrame) -> str:
     budgets = ", ".join(f"{MODEL_LABELS[m]} {settings.budget(m)}" for m in settings.models
                         if settings.budget(m) != settings.steps)
     budget = f"at most {settings.steps} training steps" + (f" ({budgets})" if budgets else "")
+    rates = ", ".join(f"{MODEL_LABELS[m]} {settings.learning_rate(m):g}" for m in settings.models
+                      if settings.learning_rate(m) != settings.lr)
+    lr = f"lr {settings.lr:g}" + (f" ({rates})" if rates else "")
     stop = (f", stopped once below {settings.target_mse:g} (tested every {settings.eval_every or settings.steps} "
             f"steps)") if settings.target_mse is not None else ""
     clipping = (f"global gradient norm <= {settings.clip_norm:g}" + (f", or none{adam_note}" if settings.unclipped
                                                                       else ""))
     init = ", Li et al.'s initialisation" if sizes.indrnn_init == "li2018" else ""
     return (f"Adding problem: MSE on {settings.test_size} held-out sequences per T after {budget}{stop}; "
-            f"[n] = steps run (batch {settings.batch_size}, {OPTIMIZER_NAMES[settings.optimizer]} lr {settings.lr:g}, "
+            f"[n] = steps run (batch {settings.batch_size}, {OPTIMIZER_NAMES[settings.optimizer]} {lr}, "
             f"hidden {sizes.hidden}, one layer; IndRNN {sizes.indrnn_layers} layers, ReLU, |u| <= "
             f"{sizes.mag:g}^(1/T){init}); clipping: {clipping}. Predicting the mean sum "
             f"1 scores ~{ADDING_BASELINE_MSE:.3f} (Var of the sum of two U(0,1) = 1/6; on these test sets "

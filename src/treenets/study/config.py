@@ -157,6 +157,7 @@ class AddingConfig:
     batch_size: int = 16
     optimizer: Literal["adam", "sgd"] = "adam"  # sgd: momentum 0.9, where clipping matters more
     lr: float = 1e-3
+    lr_by_model: dict[str, float] = field(default_factory=dict)  # other learning rates for some models
     clip_norm: float = 1.0  # the "with clipping" runs
     unclipped: bool = True  # also run every setting without clipping
     test_size: int = 256  # held-out sequences the MSE is measured on
@@ -167,6 +168,7 @@ class AddingConfig:
     def __post_init__(self):
         _check_models(self.models, "study.adding.models")
         _check_models(tuple(self.steps_by_model), "study.adding.steps_by_model", allow_none=True)
+        _check_models(tuple(self.lr_by_model), "study.adding.lr_by_model", allow_none=True)
         _check_positive(self, "study.adding", ("steps", "batch_size", "lr", "clip_norm", "test_size"))
         for key in ("hidden", "eval_every", "target_mse"):
             if getattr(self, key) is not None:
@@ -174,10 +176,17 @@ class AddingConfig:
         for model, steps in self.steps_by_model.items():
             if steps <= 0:
                 raise InputError(f"study.adding.steps_by_model.{model}: must be > 0, got {steps}")
+        for model, lr in self.lr_by_model.items():
+            if not lr > 0:
+                raise InputError(f"study.adding.lr_by_model.{model}: must be > 0, got {lr}")
 
     def budget(self, model: str) -> int:
         """Training steps of ``model``'s runs."""
         return self.steps_by_model.get(model, self.steps)
+
+    def learning_rate(self, model: str) -> float:
+        """The optimizer's learning rate for ``model``'s runs."""
+        return self.lr_by_model.get(model, self.lr)
         if not self.lengths or min(self.lengths) < 2:
             raise InputError(f"study.adding.lengths: every T must be >= 2, got {list(self.lengths)}")
 
