@@ -281,7 +281,9 @@ def test_study_commands_write_their_tables_and_plots(tmp_path, capsys):
         assert (deep[deep["position"] == 3]["norm"] > 0).all()
     summary = pd.read_csv(out / "depth.csv")
     assert len(summary) == 2 * 3 and summary["finite"].all()
-    assert "3 layers of hidden 4" in (out / "depth.md").read_text()
+    sst = summary[summary["task"] == "SST root sentiment"]  # the commonest label's share of the probe
+    assert sst["baseline"].between(0.2, 1).all() and sst["baseline"].nunique() == 1
+    assert "3 layers of hidden 4; IndRNN pre-activation residual" in (out / "depth.md").read_text()
 
     table = pd.read_csv(out / "adding.csv")
     assert len(table) == 5 * 2 * 2  # models x lengths x (clipped, not)

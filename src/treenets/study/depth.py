@@ -84,7 +84,8 @@ def adding_rows(config: StudyConfig, device: torch.device) -> tuple[list[dict], 
                     final_train_loss=torch.stack(losses[-10:]).mean().item())
         summary.append({"task": f"adding T={settings.length}", "model": label, "layers": settings.layers,
                         "steps": settings.train_steps, "metric": "held-out MSE", "init": before.item(),
-                        "trained": after.item(), "finite": finite})
+                        "trained": after.item(), "baseline": F.mse_loss(torch.ones_like(probe_y), probe_y).item(),
+                        "finite": finite})
         log.info("depth adding %s: MSE %.4g -> %.4g", label, before.item(), after.item())
     return out, summary
 
@@ -120,6 +121,8 @@ def sst_rows(config: StudyConfig, device: torch.device, train_trees: list, probe
     probe = sentence_batch(probe_trees, vocab, device)
     longest = max(len(tree.words) for tree in train_trees)
     order = torch.randperm(len(train_trees), generator=torch.Generator().manual_seed(config.seed)).tolist()
+    majority = torch.tensor([tree.labels[tree.root] for tree in train_trees]).mode().values
+    majority_accuracy = (probe[2] == majority.to(device)).float().mean().item()  # always the commonest label
     out, summary = [], []
     for name in settings.models:
         torch.manual_seed(config.seed)
@@ -151,7 +154,8 @@ def sst_rows(config: StudyConfig, device: torch.device, train_trees: list, probe
                     final_train_loss=torch.stack(losses[-10:]).mean().item())
         summary.append({"task": "SST root sentiment", "model": label, "layers": settings.layers,
                         "steps": settings.sst_train_steps, "metric": "held-out accuracy", "init": accuracy_before,
-                        "trained": accuracy_after, "finite": all(map(torch.isfinite, losses))})
+                        "trained": accuracy_after, "baseline": majority_accuracy,
+                        "finite": all(map(torch.isfinite, losses))})
         log.info("depth SST %s: accuracy %.3f -> %.3f", label, accuracy_before, accuracy_after)
     return out, summary
 

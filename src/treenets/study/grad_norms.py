@@ -214,17 +214,21 @@ def depth_markdown(summary: pd.DataFrame, config: StudyConfig, device: torch.dev
     settings = config.grad_norms.depth
     table = summary.rename(columns={"task": "Task", "model": "Model", "layers": "Layers", "steps": "Steps",
                                     "metric": "Metric", "init": "At init", "trained": "Trained",
-                                    "finite": "Finite losses"})
+                                    "baseline": "Baseline", "finite": "Finite losses"})
+    shortcut = ("pre-activation residual (Li et al. 2019: s + W IndRNN(BN(s)))"
+                if settings.indrnn_shortcut == "preactivation" else "identity residual (s + IndRNN(W s))")
+    norm = ", batch norm" if settings.indrnn_batch_norm else ""
     return table.to_markdown(index=False, floatfmt=".4g") + (
-        f"\n\nDeep stacks: {settings.layers} layers of hidden {settings.hidden}; IndRNN residual ({config.models.indrnn_init} "
-        f"initialisation, |u| <= {config.models.mag:g}^(1/T)), LSTM and RNN (tanh) plain torch.nn stacks. Adam lr {settings.lr:g}, "
-        f"gradient norm clipped at {settings.clip_norm:g}. Adding problem: T={settings.length}, batch "
-        f"{settings.batch_size}, {settings.train_steps} steps, MSE on one held-out batch (predicting the mean: "
-        f"~0.167). SST: {config.grad_norms.tree.train_trees} training sentences (root labels, "
+        f"\n\nDeep stacks: {settings.layers} layers of hidden {settings.hidden}; IndRNN {shortcut}{norm} "
+        f"({config.models.indrnn_init} initialisation, |u| <= {config.models.mag:g}^(1/T)), LSTM and RNN (tanh) "
+        f"plain torch.nn stacks. Adam lr {settings.lr:g}, gradient norm clipped at {settings.clip_norm:g}. Adding "
+        f"problem: T={settings.length}, batch {settings.batch_size}, {settings.train_steps} steps, MSE on one "
+        f"held-out batch. SST: {config.grad_norms.tree.train_trees} training sentences (root labels, "
         f"{config.grad_norms.tree.embeddings} vectors tuned), batch {settings.sst_batch_size}, "
         f"{settings.sst_train_steps} steps, accuracy on {config.grad_norms.tree.probe_trees} held-out sentences "
-        f"(5 classes). Per-layer gradient norms: grad_norms.csv (parts depth_adding, depth_sst) and grad_norms.png. "
-        f"{describe_device(device)}.\n")
+        f"(5 classes). Baseline: predicting the mean sum 1 (adding), always the commonest training label (SST). "
+        f"Probes in training mode (batch norm with the probe's own statistics). Per-layer gradient norms: "
+        f"grad_norms.csv (parts depth_adding, depth_sst) and grad_norms.png. {describe_device(device)}.\n")
 
 
 def run(config: StudyConfig, out_dir: str | os.PathLike, device: torch.device) -> dict[str, Path]:
