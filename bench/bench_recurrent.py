@@ -14,9 +14,10 @@ hits all alike and the ratios come from one run:
   the drive and writes h, backward reads dL/dh and h and writes dL/d(drive), 5 x B*T*H floats,
   at the bandwidth of a same-sized tensor copy measured in the same run.
 * ``srnn``: SRNN(8, 2) and SRNN(16, 2) with GRU cells against the standard GRU over the whole
-  sequence (input 2 features, the adding problem's), sentence vector at the end. Bound: level 0's
-  recurrent matrix products alone (forward and backward, T / 64 steps on [B * 64, H] x [H, 3H]), work
-  every GRU cell of the sequence does once whatever the slicing; ``srnn_8_2_speedup_bound`` = GRU / that.
+  sequence (input 2 features, the adding problem's), sentence vector at the end. Bound: the matrix
+  products alone that SRNN(8, 2) cannot avoid, forward and backward: the input projection of every
+  token (which the standard GRU pays too) and level 0's recurrent products (T / 64 steps on
+  [B * 64, H] x [H, 3H]); ``srnn_8_2_speedup_bound`` = GRU / that.
 * the IndRNN part's bound: ``Linear(H, H)`` alone, forward + backward; both layers pay it, so
   ``layer_speedup_bound`` = loop layer / projection is the most any fused recurrence can give the layer.
 
@@ -164,15 +165,21 @@ def srnn_rows(hidden: int, lengths: list[int], gru_max: int, rounds: int, device
 
 
 def level0_products(steps: int, hidden: int, pieces: int, device: torch.device):
-    """A job: only the matrix products of an SRNN's level 0 (``pieces`` minimal subsequences, GRU cells):
-    per step h W_hh^T forward, and dL/dh and dL/dW_hh backward, on [B * pieces, H] x [H, 3H]. Every
-    GRU cell of the sequence does them, so no SRNN(n, k) with n^k = pieces is faster than these alone."""
+    """A job: only the matrix products an SRNN with GRU cells and ``pieces`` minimal subsequences must do,
+    forward and backward: the input projection of all B * T tokens (a Linear(2, 3H) with autograd, as
+    torch's GRU computes it for the whole sequence, the standard GRU included), and level 0's recurrent
+    products, per step h W_hh^T, dL/dh and dL/dW_hh on [B * pieces, H] x [H, 3H]. No SRNN(n, k) with
+    n^k = pieces does less, so GRU / this bounds its speed-up."""
     rows = BATCH * pieces
     h = torch.randn(rows, hidden, device=device)
     gates = torch.randn(rows, 3 * hidden, device=device)
     weight = torch.randn(3 * hidden, hidden, device=device)
+    tokens = torch.rand(BATCH * steps, 2, device=device, requires_grad=True)
+    projection = torch.nn.Linear(2, 3 * hidden).to(device)
+    upstream = torch.randn(BATCH * steps, 3 * hidden, device=device)
 
     def job():
+        projection(tokens).backward(upstream)
         for _ in range(steps // pieces):
             h @ weight.t()
             gates @ weight
