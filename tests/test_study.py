@@ -282,7 +282,7 @@ def test_study_commands_write_their_tables_and_plots(tmp_path, capsys):
     summary = pd.read_csv(out / "depth.csv")
     assert len(summary) == 2 * 3 and summary["finite"].all()
     sst = summary[summary["task"] == "SST root sentiment"]  # the commonest label's share of the probe
-    assert sst["baseline"].between(0.2, 1).all() and sst["baseline"].nunique() == 1
+    assert sst["baseline"].between(0, 1).all() and sst["baseline"].nunique() == 1
     assert "3 layers of hidden 4; IndRNN pre-activation residual" in (out / "depth.md").read_text()
 
     table = pd.read_csv(out / "adding.csv")
