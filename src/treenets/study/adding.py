@@ -53,6 +53,8 @@ def run_one(config: StudyConfig, name: str, length: int, clip_norm: float | None
         with torch.no_grad():
             test_mse = F.mse_loss(model(test[0]), test[1]).item()
         curve.append({"step": done, "test_mse": test_mse, "seconds": time.perf_counter() - started})
+        log.info("adding T=%d %s: test MSE %.4g after %d of %d steps (%.0f s)", length, name, test_mse, done, budget,
+                 curve[-1]["seconds"])  # long runs show their progress
         if settings.target_mse is not None and test_mse < settings.target_mse:
             break
     label = model_label(name, config.models)
