@@ -303,3 +303,12 @@ def test_study_command_reports_bad_settings_in_one_line(tmp_path, capsys):
     assert main(["study", "speed", "--out", str(tmp_path), "--set", "study.speed.lengths=[1]"]) == 1
     error = capsys.readouterr().err
     assert error.startswith("treenets: error: study.speed.lengths") and error.count("\n") == 1
+
+
+def test_adding_table_marks_a_model_without_a_run_at_some_length():
+    table = pd.DataFrame([{"model": "IndRNN", "clipping": 10, "T": 100, "test_mse": 0.01, "steps": 5},
+                          {"model": "LSTM", "clipping": 10, "T": 100, "test_mse": float("nan"), "steps": 5},
+                          {"model": "IndRNN", "clipping": 10, "T": 5000, "test_mse": 0.02, "steps": 7}])
+    lines = adding.markdown(table, "caption").splitlines()
+    assert [cell.strip() for cell in lines[2].split("|")[3:5]] == ["0.0100 [5]", "0.0200 [7]"]
+    assert [cell.strip() for cell in lines[3].split("|")[3:5]] == ["diverged [5]", "not run"]

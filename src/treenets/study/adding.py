@@ -119,11 +119,12 @@ def caption(config: StudyConfig, table: pd.DataFrame) -> str:
 
 
 def markdown(table: pd.DataFrame, text: str) -> str:
-    """MSE [steps run] per (model, clipping) and T; a non-finite MSE (the training diverged) reads "diverged"."""
+    """MSE [steps run] per (model, clipping) and T; a non-finite MSE (the training diverged) reads "diverged",
+    a (model, T) without a run (e.g. only the IndRNN at T = 5000) "not run"."""
     cells = table.assign(cell=[(f"{v:.4f}" if math.isfinite(v) else "diverged") + f" [{n}]"
                                for v, n in zip(table["test_mse"], table["steps"])])
     wide = cells.pivot(index=["model", "clipping"], columns="T", values="cell")
-    wide = wide.reindex(pd.MultiIndex.from_frame(table[["model", "clipping"]].drop_duplicates()))
+    wide = wide.reindex(pd.MultiIndex.from_frame(table[["model", "clipping"]].drop_duplicates())).fillna("not run")
     wide.columns = [f"T={t}" for t in wide.columns]
     return wide.reset_index().rename(columns={"model": "Model", "clipping": "Clipping"}).to_markdown(index=False) \
         + f"\n\n{text}\n"
