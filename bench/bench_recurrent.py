@@ -23,7 +23,7 @@ hits all alike and the ratios come from one run:
 
 Needs torch alone (``PYTHONPATH=src``; the C++ op is built on first use with g++, Triton on CUDA).
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src python bench/bench_recurrent.py --json docs/results/gradient_flow/bench_recurrent_cpu.json
+    OMP_NUM_THREADS=1 PYTHONPATH=src python bench/bench_recurrent.py --parts indrnn --json docs/results/gradient_flow/bench_recurrent_cpu_indrnn.json
     PYTHONPATH=src python bench/bench_recurrent.py --device cuda --json out.json
     PYTHONPATH=src python bench/bench_recurrent.py --device cuda --check   # fused == loop on the device
     PYTHONPATH=src python bench/bench_recurrent.py --quick       # a seconds-long smoke run
