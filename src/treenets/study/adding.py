@@ -147,7 +147,12 @@ def plot(curves: pd.DataFrame, path: str | os.PathLike, title: str) -> None:
         axis.set_xlabel("training steps")
         axis.set_title(f"T = {length}", fontsize=9)
     axes[0][0].set_ylabel("test MSE")
-    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: the lines cross
+    legend = {}  # every panel's lines (a model may be run at some T only), once each
+    for axis in axes[0]:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    axes[0][-1].legend(legend.values(), legend.keys(), fontsize=7, loc="upper left",
+                       bbox_to_anchor=(1.01, 1.0))  # outside: the lines cross
     figure.suptitle(title, fontsize=9)
     save_figure(figure, path)
 
