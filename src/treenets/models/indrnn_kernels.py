@@ -345,21 +345,24 @@ def available_backend(device: torch.device) -> str | None:
     return None
 
 
+def _kernel_arguments(lengths: Tensor, nonlinearity: str, device: torch.device) -> tuple[Tensor, bool]:
+    """What both fused functions hand the kernels: int64 lengths on ``device``, and whether act is ReLU."""
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; choose from {', '.join(NONLINEARITIES)}")
+    return lengths.to(device=device, dtype=torch.int64).contiguous(), nonlinearity == "relu"
+
+
 def fused_recurrence(drive: Tensor, u: Tensor, lengths: Tensor, reverse_from: int, nonlinearity: str,
                      backend: str) -> Tensor:
     """``h[B, T, C]`` of h_t = act(drive_t + u * h_{t-1}) (see the module docstring), zero after each
     length, by ``backend`` ("cpu": the C++ op, "triton"); ``lengths`` may live on either device."""
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; choose from {', '.join(NONLINEARITIES)}")
-    lengths = lengths.to(device=drive.device, dtype=torch.int64).contiguous()
-    return FusedRecurrence.apply(drive, u.to(drive.dtype), lengths, reverse_from, nonlinearity == "relu", backend)
+    lengths, relu = _kernel_arguments(lengths, nonlinearity, drive.device)
+    return FusedRecurrence.apply(drive, u.to(drive.dtype), lengths, reverse_from, relu, backend)
 
 
 def fused_layer(x: Tensor, weight: Tensor, bias: Tensor, u: Tensor, lengths: Tensor, reverse_from: int,
                 nonlinearity: str) -> Tensor:
     """``h[B, T, C]`` of h_t = act(x_t W^T + bias + u * h_{t-1}) on the CPU, the projection inside the C++
-    op (one sequence at a time, its drive never stored as a [B, T, C] tensor); zero after each length."""
-    if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"unknown nonlinearity {nonlinearity!r}; choose from {', '.join(NONLINEARITIES)}")
-    lengths = lengths.to(device=x.device, dtype=torch.int64).contiguous()
-    return FusedLayer.apply(x, weight, bias, u.to(x.dtype), lengths, reverse_from, nonlinearity == "relu")
+    op (a group of sequences at a time, the drive never stored as a [B, T, C] tensor); zero after each length."""
+    lengths, relu = _kernel_arguments(lengths, nonlinearity, x.device)
+    return FusedLayer.apply(x, weight, bias, u.to(x.dtype), lengths, reverse_from, relu)
