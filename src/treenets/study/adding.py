@@ -24,7 +24,7 @@ from treenets.plots import pyplot, save_figure
 from treenets.study.config import MODEL_LABELS, ModelSizes, StudyConfig
 from treenets.study.output import write_results
 from treenets.study.recurrent import (ADDING_BASELINE_MSE, ADDING_INPUT_DIM, Regressor, adding_problem, build_encoder,
-                                      describe_device, make_optimizer, model_label,
+                                      describe_device, make_optimizer, mean_prediction_mse, model_label,
                                       train_on_adding)
 
 NO_CLIPPING = "none"
@@ -82,7 +82,7 @@ def run_all(config: StudyConfig, device: torch.device) -> tuple[pd.DataFrame, pd
     for length in settings.lengths:
         x, y = adding_problem(settings.test_size, length, torch.Generator().manual_seed(config.seed + 1))
         test = (x.to(device), y.to(device))
-        baseline = F.mse_loss(torch.ones_like(y), y).item()  # predicting E[sum] = 1 on this test set
+        baseline = mean_prediction_mse(y)
         for name in settings.models:
             for clip_norm in (settings.clip_norm, None) if settings.unclipped else (settings.clip_norm,):
                 row, curve = run_one(config, name, length, clip_norm, test, device)

@@ -25,7 +25,7 @@ from treenets.embeddings import Vocab, embedding_matrix
 from treenets.models.sequence import IndRNN, RecurrentEncoder
 from treenets.study.config import StudyConfig
 from treenets.study.recurrent import (ADDING_INPUT_DIM, Regressor, adding_problem, build_encoder, full_lengths,
-                                      make_optimizer, model_label, train_on_adding)
+                                      make_optimizer, mean_prediction_mse, model_label, train_on_adding)
 
 SST_CLASSES = 5
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ def adding_rows(config: StudyConfig, device: torch.device) -> tuple[list[dict], 
                     final_train_loss=torch.stack(losses[-10:]).mean().item())
         summary.append({"task": f"adding T={settings.length}", "model": label, "layers": settings.layers,
                         "steps": settings.train_steps, "metric": "held-out MSE", "init": before.item(),
-                        "trained": after.item(), "baseline": F.mse_loss(torch.ones_like(probe_y), probe_y).item(),
+                        "trained": after.item(), "baseline": mean_prediction_mse(probe_y),
                         "finite": finite})
         log.info("depth adding %s: MSE %.4g -> %.4g", label, before.item(), after.item())
     return out, summary

@@ -27,6 +27,12 @@ ADDING_INPUT_DIM = 2  # (value, marker)
 ADDING_BASELINE_MSE = 1.0 / 6.0  # predicting 1 = E[U1 + U2] for every sequence
 
 
+def mean_prediction_mse(target: Tensor) -> float:
+    """MSE of predicting E[sum] = 1 for every sequence of ``target``: the adding problem's no-memory baseline
+    on that set (:data:`ADDING_BASELINE_MSE` in expectation)."""
+    return F.mse_loss(torch.ones_like(target), target).item()
+
+
 def adding_problem(batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """``x[B, T, 2]`` (values, markers) and ``target[B]`` (the sum of the two marked values), on the CPU."""
     if length < 2:
