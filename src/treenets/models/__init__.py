@@ -96,7 +96,7 @@ def build_encoder(config: ModelConfig, input_dim: int, max_length: int | None = 
     if c.name == "childsum_treelstm":
         return ChildSumTreeLSTM(input_dim, hidden, c.output_gate)
     if c.name == "nary_treelstm":
-        return NaryTreeLSTM(input_dim, hidden, output_gate=c.output_gate)
+        return NaryTreeLSTM(input_dim, hidden, output_gate=c.output_gate, cuda_graphs=c.cuda_graphs)
     if c.name in ("recnn", "rntn"):
         recursive = RecNN if c.name == "recnn" else RNTN
         return recursive(input_dim, hidden, identity_init=c.composition_init == "identity", leaf_tanh=c.leaf_tanh)

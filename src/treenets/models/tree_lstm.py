@@ -31,6 +31,7 @@ from torch.autograd.function import once_differentiable
 
 from treenets.batching import TreeBatch
 from treenets.errors import InputError
+from treenets.models.level_graphs import LevelGraphs
 
 # Backward formulas of the activations in terms of their outputs, writing into a given tensor
 # (no temporaries): tanh' = 1 - tanh^2, sigmoid' = s (1 - s).
@@ -111,9 +112,15 @@ class NaryTreeLSTM(nn.Module):
     activations live in buffers allocated once per call, each level writes its rows in place, and
     the backward walks the levels top-down reusing them. That is several times fewer kernel
     launches than autograd recording each level, which is what bounds the speed of small levels.
+
+    ``cuda_graphs=True``: on CUDA, while gradients are recorded, the loop and its backward are
+    replayed as CUDA graphs captured per bucket of padded schedule shapes (:mod:`~treenets.models.
+    level_graphs`; ``self.graphs.stats`` counts them); elsewhere, and where no bucket is free, it runs
+    eagerly.
     """
 
-    def __init__(self, input_dim: int, hidden: int, arity: int = 2, output_gate: bool = True):
+    def __init__(self, input_dim: int, hidden: int, arity: int = 2, output_gate: bool = True,
+                 cuda_graphs: bool = False):
         super().__init__()
         if arity < 1:
             raise ValueError(f"arity must be >= 1, got {arity}")
@@ -123,6 +130,7 @@ class NaryTreeLSTM(nn.Module):
         self.U = nn.Parameter(torch.empty((3 + arity) * hidden, arity * hidden))
         uniform_init(self, hidden)
         self.constrain_()
+        self.graphs = LevelGraphs(nary_forward, nary_backward) if cuda_graphs else None
 
     @torch.no_grad()
     def constrain_(self) -> None:
@@ -148,11 +156,35 @@ class NaryTreeLSTM(nn.Module):
         slots = batch.child_slots
         if slots.shape[1] < self.arity:  # e.g. a batch of one-word trees: every slot absent
             slots = F.pad(slots, (0, self.arity - slots.shape[1]), value=batch.num_nodes)
-        return _NaryLevels.apply(x, self.W, self.b, self.U, slots, batch.level_bounds, batch.order, batch.position)
+        schedule = (slots, batch.level_bounds, batch.order, batch.position)
+        graphs = self.graphs
+        if graphs is not None and torch.is_grad_enabled() and (x.is_cuda or graphs.emulate):
+            h = graphs(x, (self.W, self.b, self.U), *schedule)
+            if h is not None:
+                return h
+        return _NaryLevels.apply(x, self.W, self.b, self.U, *schedule)
 
 
 class _NaryLevels(torch.autograd.Function):
-    """Eqs. 9-14 over a level schedule, with the backward derived by hand.
+    """Eqs. 9-14 over a level schedule, with the backward derived by hand (:func:`nary_forward`,
+    :func:`nary_backward`; :mod:`treenets.models.level_graphs` replays the same two as CUDA graphs)."""
+
+    @staticmethod
+    def forward(ctx, x, W, b, U, child_slots, bounds, order, position):
+        h, saved = nary_forward(x, W, b, U, child_slots, bounds, order, position)
+        ctx.save_for_backward(*saved)
+        ctx.bounds = bounds
+        return h
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_h):
+        dx, dW, db, dU = nary_backward(ctx.saved_tensors, ctx.bounds, grad_h, ctx.needs_input_grad[0])
+        return dx, dW, db, dU, None, None, None, None
+
+
+def nary_forward(x, W, b, U, child_slots, bounds, order, position):
+    """``(h, saved)``: h in batch order, and what :func:`nary_backward` needs.
 
     Takes x and returns h in batch order; inside, rows are in level order (the leaves' x is
     gathered once, h scattered back once), so each level reads and writes contiguous row blocks
@@ -164,81 +196,78 @@ class _NaryLevels(torch.autograd.Function):
     h and c as gathered per level (so dL/dU is one matrix product over all levels). Row ``N`` of
     the state buffers is the zero state of an absent child; gradients sent to it are discarded.
     """
+    N, K, H = x.shape[0], child_slots.shape[1], W.shape[0] // 4
+    leaves, sizes = bounds[1], _phrase_level_sizes(bounds)
+    h, c, tanh_c = x.new_zeros(N + 1, H), x.new_zeros(N + 1, H), x.new_empty(N, H)
+    gates = x.new_empty(N - leaves, (3 + K) * H)  # phrase rows: activated u, i, o, f_1..f_K
+    kid_h = x.new_empty(N - leaves, K * H)  # phrase rows: [h_j1; ...; h_jK]
+    kid_c = x.new_empty(N - leaves, K * H)
 
-    @staticmethod
-    def forward(ctx, x, W, b, U, child_slots, bounds, order, position):
-        N, K, H = x.shape[0], child_slots.shape[1], W.shape[0] // 4
-        leaves, sizes = bounds[1], _phrase_level_sizes(bounds)
-        h, c, tanh_c = x.new_zeros(N + 1, H), x.new_zeros(N + 1, H), x.new_empty(N, H)
-        gates = x.new_empty(N - leaves, (3 + K) * H)  # phrase rows: activated u, i, o, f_1..f_K
-        kid_h = x.new_empty(N - leaves, K * H)  # phrase rows: [h_j1; ...; h_jK]
-        kid_c = x.new_empty(N - leaves, K * H)
+    leaf_x = x.index_select(0, order[:leaves])
+    leaf_gates = torch.addmm(b[: 3 * H], leaf_x, W[: 3 * H].t())  # u, i, o: leaves have no children
+    _cell_state(*_gate_views(leaf_gates, H), [], c[:leaves], tanh_c[:leaves], h[:leaves])
 
-        leaf_x = x.index_select(0, order[:leaves])
-        leaf_gates = torch.addmm(b[: 3 * H], leaf_x, W[: 3 * H].t())  # u, i, o: leaves have no children
-        _cell_state(*_gate_views(leaf_gates, H), [], c[:leaves], tanh_c[:leaves], h[:leaves])
+    kid_bias, U_t = torch.cat([b[: 3 * H], b[3 * H:].repeat(K)]), U.t()
+    levels = zip(
+        _flat_slots(child_slots, leaves, sizes), gates.split(sizes), kid_h.split(sizes),
+        *_kid_rows(kid_h, kid_c, sizes, H), *(_per_level(v, sizes) for v in _gate_views(gates, H)),
+        _per_level(list(kid_c.split(H, dim=1)), sizes), c[leaves:N].split(sizes), tanh_c[leaves:].split(sizes),
+        h[leaves:N].split(sizes),
+    )
+    for slots, z, kh, kh_rows, kc_rows, u, sigmoid_block, i, o, f, kc, c_level, tanh_c_level, h_level in levels:
+        torch.index_select(h, 0, slots, out=kh_rows)
+        torch.index_select(c, 0, slots, out=kc_rows)
+        torch.addmm(kid_bias, kh, U_t, out=z)
+        _cell_state(u, sigmoid_block, i, o, f, kc, c_level, tanh_c_level, h_level)
 
-        kid_bias, U_t = torch.cat([b[: 3 * H], b[3 * H:].repeat(K)]), U.t()
-        levels = zip(
-            _flat_slots(child_slots, leaves, sizes), gates.split(sizes), kid_h.split(sizes),
-            *_kid_rows(kid_h, kid_c, sizes, H), *(_per_level(v, sizes) for v in _gate_views(gates, H)),
-            _per_level(list(kid_c.split(H, dim=1)), sizes), c[leaves:N].split(sizes), tanh_c[leaves:].split(sizes),
-            h[leaves:N].split(sizes),
-        )
-        for slots, z, kh, kh_rows, kc_rows, u, sigmoid_block, i, o, f, kc, c_level, tanh_c_level, h_level in levels:
-            torch.index_select(h, 0, slots, out=kh_rows)
-            torch.index_select(c, 0, slots, out=kc_rows)
-            torch.addmm(kid_bias, kh, U_t, out=z)
-            _cell_state(u, sigmoid_block, i, o, f, kc, c_level, tanh_c_level, h_level)
+    saved = (leaf_x, W, U, child_slots, order, leaf_gates, gates, kid_h, kid_c, tanh_c)
+    return h.index_select(0, position), saved
 
-        ctx.save_for_backward(leaf_x, W, U, child_slots, order, leaf_gates, gates, kid_h, kid_c, tanh_c)
-        ctx.bounds = bounds
-        return h.index_select(0, position)
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_h):
-        leaf_x, W, U, child_slots, order, leaf_gates, gates, kid_h, kid_c, tanh_c = ctx.saved_tensors
-        N, K, H = len(order), child_slots.shape[1], W.shape[0] // 4
-        leaves, sizes = ctx.bounds[1], _phrase_level_sizes(ctx.bounds)
-        dh, dc = grad_h.new_zeros(N + 1, H), grad_h.new_zeros(N + 1, H)
-        torch.index_select(grad_h, 0, order, out=dh[:N])  # into level order
-        dgates = torch.empty_like(gates)  # dL/d(pre-activation gates), phrase rows
-        kid_grad = torch.empty_like(kid_h)  # per level: dL/dc, then dL/dh, of the children
+def nary_backward(saved, bounds, grad_h, need_dx: bool):
+    """``(dx, dW, db, dU)`` from :func:`nary_forward`'s ``saved`` and dL/dh (batch order);
+    ``dx`` is None unless ``need_dx``."""
+    leaf_x, W, U, child_slots, order, leaf_gates, gates, kid_h, kid_c, tanh_c = saved
+    N, K, H = len(order), child_slots.shape[1], W.shape[0] // 4
+    leaves, sizes = bounds[1], _phrase_level_sizes(bounds)
+    dh, dc = grad_h.new_zeros(N + 1, H), grad_h.new_zeros(N + 1, H)
+    torch.index_select(grad_h, 0, order, out=dh[:N])  # into level order
+    dgates = torch.empty_like(gates)  # dL/d(pre-activation gates), phrase rows
+    kid_grad = torch.empty_like(kid_h)  # per level: dL/dc, then dL/dh, of the children
 
-        by_child = lambda t: t.view(len(t), K, H).split(sizes)  # noqa: E731  [n, K, H] blocks
-        levels = zip(
-            _flat_slots(child_slots, leaves, sizes), *(v.split(sizes) for v in _gate_views(gates, H)[:4]),
-            by_child(gates[:, 3 * H:]), dgates.split(sizes), *(v.split(sizes) for v in _gate_views(dgates, H)[:4]),
-            by_child(dgates[:, 3 * H:]), by_child(kid_c), kid_grad.split(sizes), by_child(kid_grad),
-            kid_grad.view(-1, H).split([n * K for n in sizes]), dh[leaves:N].split(sizes),
-            dc[leaves:N].split(sizes), dc[leaves:N].unsqueeze(1).split(sizes), tanh_c[leaves:].split(sizes),
-        )
-        for (slots, u, sigmoid_block, i, o, f, dz, du, dz_sigmoid_block, di, do, df, kc, grad, grad_by_child,
-             grad_rows, dh_level, dc_level, dc_by_child, tanh_c_level) in reversed(list(levels)):
-            _uio_backward(u, i, o, du, di, do, dh_level, dc_level, tanh_c_level)
-            torch.mul(dc_by_child, kc, out=df)  # c_j = i_j * u_j + sum_k f_jk * c_jk (eq. 13)
-            _sigmoid_backward(dz_sigmoid_block, sigmoid_block, grad_input=dz_sigmoid_block)
-            # to the children: dL/dc_jk = dL/dc_j * f_jk, and dL/dh_jk through every gate's U
-            torch.mul(dc_by_child, f, out=grad_by_child)
-            dc.index_copy_(0, slots, grad_rows)  # one parent per child: a copy, not a sum
-            torch.mm(dz, U, out=grad)
-            dh.index_add_(0, slots, grad_rows)
-
-        leaf_dz = torch.empty_like(leaf_gates)
-        u, sigmoid_block, i, o, _ = _gate_views(leaf_gates, H)
-        du, dz_sigmoid_block, di, do, _ = _gate_views(leaf_dz, H)
-        _uio_backward(u, i, o, du, di, do, dh[:leaves], dc[:leaves], tanh_c[:leaves])
+    by_child = lambda t: t.view(len(t), K, H).split(sizes)  # noqa: E731  [n, K, H] blocks
+    levels = zip(
+        _flat_slots(child_slots, leaves, sizes), *(v.split(sizes) for v in _gate_views(gates, H)[:4]),
+        by_child(gates[:, 3 * H:]), dgates.split(sizes), *(v.split(sizes) for v in _gate_views(dgates, H)[:4]),
+        by_child(dgates[:, 3 * H:]), by_child(kid_c), kid_grad.split(sizes), by_child(kid_grad),
+        kid_grad.view(-1, H).split([n * K for n in sizes]), dh[leaves:N].split(sizes),
+        dc[leaves:N].split(sizes), dc[leaves:N].unsqueeze(1).split(sizes), tanh_c[leaves:].split(sizes),
+    )
+    for (slots, u, sigmoid_block, i, o, f, dz, du, dz_sigmoid_block, di, do, df, kc, grad, grad_by_child,
+         grad_rows, dh_level, dc_level, dc_by_child, tanh_c_level) in reversed(list(levels)):
+        _uio_backward(u, i, o, du, di, do, dh_level, dc_level, tanh_c_level)
+        torch.mul(dc_by_child, kc, out=df)  # c_j = i_j * u_j + sum_k f_jk * c_jk (eq. 13)
         _sigmoid_backward(dz_sigmoid_block, sigmoid_block, grad_input=dz_sigmoid_block)
+        # to the children: dL/dc_jk = dL/dc_j * f_jk, and dL/dh_jk through every gate's U
+        torch.mul(dc_by_child, f, out=grad_by_child)
+        dc.index_copy_(0, slots, grad_rows)  # one parent per child: a copy, not a sum
+        torch.mm(dz, U, out=grad)
+        dh.index_add_(0, slots, grad_rows)
 
-        phrase_db = dgates.sum(0)
-        db = torch.cat([leaf_dz.sum(0) + phrase_db[: 3 * H], phrase_db[3 * H:].view(K, H).sum(0)])
-        dU = dgates.t() @ kid_h
-        dW = torch.cat([leaf_dz.t() @ leaf_x, W.new_zeros(H, W.shape[1])])  # W^(f) meets no x
-        dx = None
-        if ctx.needs_input_grad[0]:  # phrase nodes take no x: their rows stay zero
-            dx = grad_h.new_zeros(N, leaf_x.shape[1]).index_copy_(0, order[:leaves], leaf_dz @ W[: 3 * H])
-        return dx, dW, db, dU, None, None, None, None
+    leaf_dz = torch.empty_like(leaf_gates)
+    u, sigmoid_block, i, o, _ = _gate_views(leaf_gates, H)
+    du, dz_sigmoid_block, di, do, _ = _gate_views(leaf_dz, H)
+    _uio_backward(u, i, o, du, di, do, dh[:leaves], dc[:leaves], tanh_c[:leaves])
+    _sigmoid_backward(dz_sigmoid_block, sigmoid_block, grad_input=dz_sigmoid_block)
+
+    phrase_db = dgates.sum(0)
+    db = torch.cat([leaf_dz.sum(0) + phrase_db[: 3 * H], phrase_db[3 * H:].view(K, H).sum(0)])
+    dU = dgates.t() @ kid_h
+    dW = torch.cat([leaf_dz.t() @ leaf_x, W.new_zeros(H, W.shape[1])])  # W^(f) meets no x
+    dx = None
+    if need_dx:  # phrase nodes take no x: their rows stay zero
+        dx = grad_h.new_zeros(N, leaf_x.shape[1]).index_copy_(0, order[:leaves], leaf_dz @ W[: 3 * H])
+    return dx, dW, db, dU
 
 
 def _phrase_level_sizes(bounds) -> list[int]:
