@@ -163,9 +163,10 @@ class _Capture:
                         del h, saved
                 torch.cuda.current_stream(x.device).wait_stream(side)
             self.forward_graph = Graph(run_forward)
-            self.h, saved = self.forward_graph.outputs
+            # kept referenced (as the graphs' own memory is) so that nothing else is ever handed it
+            self.h, self.saved = self.forward_graph.outputs
             self.grad_h = torch.zeros_like(self.h)
-            self.backward_graph = Graph(lambda: backward(saved, self.bounds, self.grad_h, True),
+            self.backward_graph = Graph(lambda: backward(self.saved, self.bounds, self.grad_h, True),
                                         pool=self.forward_graph.pool())
 
     @property
