@@ -247,6 +247,9 @@ def test_config_rejects_unknown_models_and_srnn_probes(tmp_path):
         load_study_config(None, ["study.grad_norms.models=[srnn]"])
     with pytest.raises(InputError, match="study.speed.reference"):
         load_study_config(None, ["study.speed.models=[lstm]"])
+    for lengths in ("[]", "[100, 1]"):
+        with pytest.raises(InputError, match="study.adding.lengths: every T must be >= 2"):
+            load_study_config(None, [f"study.adding.lengths={lengths}"])
     path = tmp_path / "experiment.yaml"
     path.write_text("study:\n  adding:\n    steps: 0\n")
     with pytest.raises(InputError, match="study.adding.steps: must be > 0") as error:

@@ -179,6 +179,8 @@ class AddingConfig:
         for model, lr in self.lr_by_model.items():
             if not lr > 0:
                 raise InputError(f"study.adding.lr_by_model.{model}: must be > 0, got {lr}")
+        if not self.lengths or min(self.lengths) < 2:
+            raise InputError(f"study.adding.lengths: every T must be >= 2, got {list(self.lengths)}")
 
     def budget(self, model: str) -> int:
         """Training steps of ``model``'s runs."""
@@ -187,8 +189,6 @@ class AddingConfig:
     def learning_rate(self, model: str) -> float:
         """The optimizer's learning rate for ``model``'s runs."""
         return self.lr_by_model.get(model, self.lr)
-        if not self.lengths or min(self.lengths) < 2:
-            raise InputError(f"study.adding.lengths: every T must be >= 2, got {list(self.lengths)}")
 
 
 @dataclass(frozen=True)
