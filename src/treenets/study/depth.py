@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from treenets import train
 from treenets.embeddings import Vocab, embedding_matrix
 from treenets.models.sequence import IndRNN, RecurrentEncoder
 from treenets.study.config import StudyConfig
@@ -103,6 +104,11 @@ class SentenceSentiment(nn.Module):
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
         return self.output(self.encoder(self.embed(ids), lengths))
 
+    def constrain_(self) -> None:
+        """IndRNN's |u| bound after every update (train.training_step calls it)."""
+        if isinstance(self.encoder, IndRNN):
+            self.encoder.constrain_()
+
 
 def sentence_batch(trees, vocab: Vocab, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
     """Padded word ids [B, T], lengths [B], root labels [B]."""
@@ -143,11 +149,7 @@ def sst_rows(config: StudyConfig, device: torch.device, train_trees: list, probe
                 [train_trees[order[(first + i) % len(order)]] for i in range(settings.sst_batch_size)], vocab, device)
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(ids, lengths), labels)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), settings.clip_norm)
-            optimizer.step()
-            if isinstance(model.encoder, IndRNN):
-                model.encoder.constrain_()
+            train.training_step(model, optimizer, loss, settings.clip_norm)
             losses.append(loss.detach())
         after, accuracy_after = probe_loss()
         out += rows("sst", label, "trained", layer_gradient_norms(model, after), train_steps=settings.sst_train_steps,
