@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from bench_tree_engine import import_engine  # noqa: E402
+from bench_tree_engine import import_engine, synchronize  # noqa: E402
 
 import_engine()  # treenets.models without its config-building init where nltk, conllu, yaml are missing
 from treenets.models.indrnn_kernels import available_backend, fused_recurrence  # noqa: E402
@@ -52,11 +52,6 @@ from treenets.models.sequence import IndRNN, RecurrentEncoder, SlicedRNN  # noqa
 BATCH = 32
 FLOAT_BYTES = 4
 RECURRENCE_TENSORS = 5  # drive, h (forward); dL/dh, h, dL/d(drive) (backward)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timed_in_turns(jobs: dict, rounds: int, device: torch.device) -> dict[str, float]:

@@ -311,6 +311,18 @@ def graph_probe(trainer, batch, device, replays: int) -> dict:
 
 
 # ---------------------------------------------------------------------------- correctness on a device
+def outputs_and_gradients(encode, x, weights, parameters) -> list[torch.Tensor]:
+    """``[h, dL/dx, dL/d(each parameter)]`` of ``h = encode(x)``, L = sum(weights * h)."""
+    leaf = x.detach().clone().requires_grad_(True)
+    h = encode(leaf)
+    return [h.detach(), *torch.autograd.grad((h * weights).sum(), [leaf, *parameters])]
+
+
+def relative_error(tensors, references) -> float:
+    """The largest ||a - b|| / ||b|| over pairs of tensors."""
+    return max(float((a - b).norm() / b.norm().clamp_min(1e-30)) for a, b in zip(tensors, references))
+
+
 def check(engine, trees, device, report) -> bool:
     """Batched == naive reference on ``device`` (float64 and float32), for every tree encoder,
     in outputs and in every gradient; the device agrees with the CPU; on CUDA, no host-device
@@ -328,14 +340,10 @@ def check(engine, trees, device, report) -> bool:
             x = torch.randn(batch.num_nodes, encoder.input_dim, device=device, dtype=dtype)
             x = x * batch.has_word.unsqueeze(1)
             weights = torch.randn(batch.num_nodes, encoder.hidden_size, device=device, dtype=dtype)
-            results = {}
-            for path, encode in [("engine", lambda x: encoder(batch, x)),
-                                 ("reference", lambda x: engine.reference_encode(encoder, trees, x))]:
-                leaf = x.detach().clone().requires_grad_(True)
-                h = encode(leaf)
-                results[path] = [h.detach(), *torch.autograd.grad((h * weights).sum(), [leaf, *encoder.parameters()])]
-            worst = max(float((a - b).norm() / b.norm().clamp_min(1e-30))
-                        for a, b in zip(results["engine"], results["reference"]))
+            results = {path: outputs_and_gradients(encode, x, weights, list(encoder.parameters())) for path, encode in
+                       [("engine", lambda x: encoder(batch, x)),
+                        ("reference", lambda x: engine.reference_encode(encoder, trees, x))]}
+            worst = relative_error(results["engine"], results["reference"])
             passed = worst <= tolerance[dtype]
             ok &= passed
             report(f"check {name:8s} {str(dtype):14s} on {device}: max relative error {worst:.2e} "
@@ -374,13 +382,10 @@ def check_graphs(engine, trees, device, report) -> bool:
                     batch = engine.TreeBatch.from_trees([trees[i] for i in chunk], [ids[i] for i in chunk]).to(device)
                     x = torch.randn(batch.num_nodes, 12, device=device, dtype=dtype) * batch.has_word.unsqueeze(1)
                     weights = torch.randn(batch.num_nodes, 8, device=device, dtype=dtype)
-                    results = []
-                    for encoder in (eager, graphed):
-                        leaf = x.detach().clone().requires_grad_(True)
-                        h = encoder(batch, leaf)
-                        results.append([h.detach(), *torch.autograd.grad((h * weights).sum(),
-                                                                         [leaf, *encoder.parameters()])])
-                    worst = max(worst, *(float((b - a).norm() / a.norm().clamp_min(1e-30)) for a, b in zip(*results)))
+                    eager_results, graphed_results = [
+                        outputs_and_gradients(lambda x: encoder(batch, x), x, weights, list(encoder.parameters()))
+                        for encoder in (eager, graphed)]
+                    worst = max(worst, relative_error(graphed_results, eager_results))
                 stats = graphed.graphs.stats
                 passed = worst <= tolerance[dtype] and not stats["failures"] and stats["replays"] > 0
                 passed &= max_graphs > 1 or stats["eager"] > 0 or len(chunks) == 1
