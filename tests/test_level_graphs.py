@@ -14,7 +14,7 @@ import random
 import numpy as np
 import pytest
 import torch
-from test_tree_models import random_batch, random_constituency_tree, word_vectors
+from test_tree_models import outputs_and_grads, random_batch, random_constituency_tree, word_vectors
 
 from treenets.models.level_graphs import LevelGraphs, LevelShape, _grid, pad_schedule
 from treenets.models.tree_lstm import NaryTreeLSTM, nary_backward, nary_forward
@@ -35,10 +35,8 @@ def graphed(encoder: NaryTreeLSTM, **options) -> NaryTreeLSTM:
 
 
 def loss_and_grads(encoder, batch, x, weights):
-    x = x.detach().clone().requires_grad_(True)
-    h = encoder(batch, x)
-    grads = torch.autograd.grad((h * weights).sum(), [x, *encoder.parameters()])
-    return h.detach(), grads
+    """h and the gradients of sum(weights * h) w.r.t. x and every parameter, for ``encoder(batch, x)``."""
+    return outputs_and_grads(encoder, lambda x: encoder(batch, x), x, weights)
 
 
 def assert_same(eager, replayed, tolerance=1e-12):
