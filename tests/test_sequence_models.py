@@ -238,11 +238,11 @@ def test_indrnn_trace_gives_elementwise_recurrence_gradient():
 
 # ---------------------------------------------------------------- IndRNN: fused kernels == the Python loop
 def fused_matches_loop(backend, layers, bidirectional, residual, batch_norm, nonlinearity, lengths, seed=0,
-                       preactivation=False):
+                       preactivation=False, hidden=5):
     """IndRNN with ``backend`` against the same weights on the per-step loop (backend=None): outputs and
     the gradients of x, every projection, batch norm and recurrent weight, float64, 1e-10."""
     torch.manual_seed(seed)
-    model = IndRNN(3, 5, layers, bidirectional, nonlinearity, mag=10.0, constraint_len=4, residual=residual,
+    model = IndRNN(3, hidden, layers, bidirectional, nonlinearity, mag=10.0, constraint_len=4, residual=residual,
                    batch_norm=batch_norm, backend=backend, preactivation=preactivation).double()
     with torch.no_grad():  # signed weights and |u| > 1: both signs of the recurrence and growing states
         for u in model.recurrent:
@@ -280,6 +280,13 @@ LENGTH_CASES = {  # padded_batch adds 2 all-padding steps after the longest sequ
 @pytest.mark.parametrize("case", LENGTH_CASES)
 def test_fused_indrnn_equals_loop_on_cpu(variant, case):
     fused_matches_loop("cpu", *variant, LENGTH_CASES[case])
+
+
+@pytest.mark.parametrize("nonlinearity", ["relu", "tanh"])
+def test_fused_indrnn_rows_over_several_cache_lines(nonlinearity):
+    """Hidden 21 in float64: each direction's row spans three 64-byte lines, the last one partly, which
+    the kernels walk line by line (backwards against time), the backward half starting mid-line."""
+    fused_matches_loop("cpu", 2, True, True, False, nonlinearity, LENGTH_CASES["random"], hidden=21)
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
