@@ -259,7 +259,12 @@ std::vector<torch::Tensor> indrnn_layer_backward(torch::Tensor gh, torch::Tensor
   const int64_t B = x.size(0), T = x.size(1), D = x.size(2), C = weight.size(0);
   auto gx = input_grad ? with_huge_pages(torch::empty_like(x)) : torch::Tensor();
   const int64_t threads = at::get_num_threads();
-  auto gw = torch::zeros({threads, C, D}, x.options());
+  // The weight's gradient as sum_b x_b^T gd_b, [D, C], where the input is the narrower side: MKL runs
+  // products with a narrow output far below speed (input width 2, the adding problem's, 5000 steps:
+  // 0.83 ms a sequence as gd_b^T x_b, 0.13 ms so).
+  const bool transposed = D < C;
+  auto gw = torch::zeros(transposed ? std::vector<int64_t>{threads, D, C} : std::vector<int64_t>{threads, C, D},
+                         x.options());
   auto gb = torch::zeros({threads, C}, x.options());
   auto gu = torch::zeros({threads, C}, x.options());
   const int64_t* len = lengths.data_ptr<int64_t>();
@@ -285,7 +290,9 @@ std::vector<torch::Tensor> indrnn_layer_backward(torch::Tensor gh, torch::Tensor
           std::fill(gdb + len[b] * C, gdb + T * C, scalar_t(0));
         }
         const auto gd_rows = gd.narrow(0, 0, count * T);
-        gw_thread.addmm_(gd_rows.t(), rows.narrow(0, first * T, count * T));
+        const auto group_x = rows.narrow(0, first * T, count * T);
+        if (transposed) gw_thread.addmm_(group_x.t(), gd_rows);
+        else gw_thread.addmm_(gd_rows.t(), group_x);
         if (input_grad) {
           auto out = gx_rows.narrow(0, first * T, count * T);
           at::mm_out(out, gd_rows, weight);
@@ -293,7 +300,7 @@ std::vector<torch::Tensor> indrnn_layer_backward(torch::Tensor gh, torch::Tensor
       }
     });
   });
-  return {gx, gw.sum(0), gb.sum(0), gu.sum(0)};
+  return {gx, transposed ? gw.sum(0).t().contiguous() : gw.sum(0), gb.sum(0), gu.sum(0)};
 }
 """
 
