@@ -1,6 +1,6 @@
 """IndRNN's elementwise recurrence fused: h_t = act(d_t + u * h_{t-1}) over a whole batch in one call.
 
-:func:`indrnn_recurrence` runs the loop over t inside compiled code, forward and backward (a custom
+:func:`fused_recurrence` runs the loop over t inside compiled code, forward and backward (a custom
 autograd Function): on the CPU a C++ op JIT-built once with ``torch.utils.cpp_extension.load_inline``
 (cached under torch's extensions folder), on CUDA a Triton kernel. Where neither can run (no
 compiler, no Triton) :func:`available_backend` says None and :class:`treenets.models.sequence.IndRNN`
@@ -11,6 +11,9 @@ warning.
 computed a group of sequences at a time so that the drive and its gradient stay in a cache-sized
 scratch instead of two [B, T, C] tensors (at T = 4096, batch 32, hidden 32: half the time of
 projection-then-recurrence, most of it in allocating and first touching those tensors).
+The C++ loops are bound by memory, not arithmetic; what keeps them near it (a monotone address stream
+in either time direction, 2 MB pages for large outputs, x prefetched while the backward recurrence
+runs) is commented where it is done.
 
 Layout: ``drive[B, T, C]``, ``u[C]``, ``lengths[B]``. Channels ``c >= reverse_from`` run backwards
 in time within each sequence (t = L-1 down to 0: a bidirectional layer's backward half, no
