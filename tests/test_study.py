@@ -211,6 +211,15 @@ def test_adding_budgets_per_model():
         load_study_config(None, ['study.adding.steps_by_model={"lstm": 0}'])
 
 
+def test_adding_caption_states_the_budgets_the_runs_had():
+    """Merged runs made with different step budgets (a longer IndRNN run at T = 5000): the caption names
+    the commonest budget and every run with another, from the table, not from the merging config."""
+    table = pd.DataFrame({"model": ["IndRNN", "LSTM", "IndRNN", "LSTM"], "T": [100, 100, 5000, 1000],
+                          "budget": [4000, 4000, 10000, 5]})
+    assert adding.budget_text(table) == "at most 4000 training steps (IndRNN at T=5000: 10000, LSTM at T=1000: 5)"
+    assert adding.budget_text(table.iloc[:2]) == "at most 4000 training steps"
+
+
 def test_adding_learning_rates_per_model_reach_the_optimizer_and_the_table(monkeypatch):
     config = load_study_config(None, ['study.adding.lr_by_model={"indrnn": 2.0e-4}', "study.adding.lr=1.0e-3",
                                       'study.adding.models=["indrnn", "lstm"]', "study.adding.lengths=[5]",

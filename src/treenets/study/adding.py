@@ -94,14 +94,22 @@ def run_all(config: StudyConfig, device: torch.device) -> tuple[pd.DataFrame, pd
     return pd.DataFrame(rows), pd.DataFrame(curves)
 
 
+def budget_text(table: pd.DataFrame) -> str:
+    """"at most N training steps", N the commonest budget of the table's runs, then the runs with another
+    (a merge may join runs made with different step budgets, e.g. a longer one at T = 5000)."""
+    common = int(table["budget"].mode().iloc[0])
+    others = table.loc[table["budget"] != common, ["model", "T", "budget"]].drop_duplicates()
+    exceptions = ", ".join(f"{model} at T={length}: {int(steps)}"
+                           for model, length, steps in others.itertuples(index=False))
+    return f"at most {common} training steps" + (f" ({exceptions})" if exceptions else "")
+
+
 def caption(config: StudyConfig, table: pd.DataFrame) -> str:
     settings, sizes = config.adding, part_sizes(config)
     baselines = ", ".join(f"T={t}: {b:.3f}" for t, b in table.groupby("T")["baseline_mse"].first().items())
     adam_note = (" (Adam rescales every update by a running gradient scale, so clipping acts on it only where"
                  " one step's gradient stands out)") if settings.optimizer == "adam" else ""
-    budgets = ", ".join(f"{MODEL_LABELS[m]} {settings.budget(m)}" for m in settings.models
-                        if settings.budget(m) != settings.steps)
-    budget = f"at most {settings.steps} training steps" + (f" ({budgets})" if budgets else "")
+    budget = budget_text(table)
     rates = ", ".join(f"{MODEL_LABELS[m]} {settings.learning_rate(m):g}" for m in settings.models
                       if settings.learning_rate(m) != settings.lr)
     lr = f"lr {settings.lr:g}" + (f" ({rates})" if rates else "")
