@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from treenets.models.sequence import IndRNN, RecurrentEncoder, SlicedRNN, reverse_padded
+from treenets.models.sequence import IndRNN, RecurrentEncoder, SlicedRNN, reverse_padded, sentence_vectors
 
 GARBAGE = 1e3  # padding is filled with this: any leak into a result shows
 
@@ -234,6 +234,23 @@ def test_indrnn_trace_gives_elementwise_recurrence_gradient():
         torch.testing.assert_close(grads[t - 1], u * (states[t] > 0) * grads[t])
     with pytest.raises(ValueError, match="one direction"):
         IndRNN(3, 4, bidirectional=True, constraint_len=8).trace(x.float(), lengths)
+
+
+def test_sentence_vectors_pick_the_last_real_step_forward_and_the_first_backward():
+    """By hand, on padded outputs [B, T, 2 * H]: the forward half at step length - 1, the backward half
+    at step 0; the gradient reaches those positions only, once."""
+    outputs = torch.arange(3 * 5 * 4, dtype=torch.float64).view(3, 5, 4).requires_grad_(True)
+    lengths = torch.tensor([5, 2, 1])
+    vectors = sentence_vectors(outputs, lengths, directions=2)
+    expected = torch.stack([torch.cat([outputs[b, n - 1, :2], outputs[b, 0, 2:]]) for b, n in enumerate([5, 2, 1])])
+    assert torch.equal(vectors, expected)
+    assert torch.equal(sentence_vectors(outputs[..., :2], lengths, directions=1), expected[:, :2])
+    vectors.sum().backward()
+    picked = torch.zeros(3, 5, 4, dtype=torch.float64)
+    for b, n in enumerate([5, 2, 1]):
+        picked[b, n - 1, :2] += 1
+        picked[b, 0, 2:] += 1
+    assert torch.equal(outputs.grad, picked)
 
 
 # ---------------------------------------------------------------- IndRNN: fused kernels == the Python loop
